@@ -1,0 +1,248 @@
+//! Command line and environment configuration, parsed once at startup.
+
+use std::{fmt, net::SocketAddr, str::FromStr};
+
+use base64::{Engine, engine::general_purpose::STANDARD};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Turns Daily.co webhooks into Postgres rows.
+#[derive(Debug, Parser)]
+#[command(
+    name = "lobbylog",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Settings for `serve`, also accepted without a subcommand.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+impl Cli {
+    /// The subcommand to run; no subcommand means `serve`.
+    pub fn into_command(self) -> (GlobalArgs, Command) {
+        let command = self.command.unwrap_or(Command::Serve(self.serve));
+        (self.global, command)
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the database if needed, apply migrations, serve the webhook endpoint (the default).
+    Serve(ServeArgs),
+    /// Create the database if needed, apply migrations and exit.
+    Migrate,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Postgres connection URL; the database is created if it does not exist.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres:postgres@localhost:5432/lobbylog",
+        hide_env_values = true,
+        global = true
+    )]
+    pub database_url: DatabaseUrl,
+
+    /// Log output: `human` for terminals, `json` for log collectors.
+    #[arg(long, env = "LOBBYLOG_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human, global = true)]
+    pub log_format: LogFormat,
+
+    /// Most Postgres connections held open at once.
+    #[arg(
+        long,
+        env = "LOBBYLOG_DB_MAX_CONNECTIONS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub db_max_connections: u32,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on for webhooks.
+    #[arg(long, env = "LOBBYLOG_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Daily's webhook `hmac` secret (base64); several, comma-separated, are all accepted during a rotation.
+    #[arg(
+        long = "webhook-secret",
+        env = "DAILY_WEBHOOK_SECRET",
+        default_value = "",
+        hide_env_values = true,
+        hide_default_value = true
+    )]
+    pub webhook_secrets: WebhookSecrets,
+
+    /// Accept unsigned requests when no secret is set. For local experiments only.
+    #[arg(long, env = "LOBBYLOG_ALLOW_UNSIGNED")]
+    pub allow_unsigned: bool,
+
+    /// Largest request body accepted, in bytes; larger ones get 413.
+    #[arg(long, env = "LOBBYLOG_BODY_LIMIT", default_value_t = 1024 * 1024)]
+    pub body_limit: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+/// A Postgres URL whose password never reaches logs or `Debug` output.
+#[derive(Clone)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for DatabaseUrl {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&redact_password(&self.0))
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&redact_password(&self.0))
+    }
+}
+
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:[redacted]@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+/// The accepted signing keys, from a comma-separated list; empty items are ignored.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookSecrets(pub Vec<WebhookSecret>);
+
+impl FromStr for WebhookSecrets {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.split(',')
+            .filter(|item| !item.trim().is_empty())
+            .map(str::parse)
+            .collect::<Result<_, _>>()
+            .map(Self)
+    }
+}
+
+/// A decoded webhook signing key; `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookSecret(Vec<u8>);
+
+impl WebhookSecret {
+    pub fn key(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl FromStr for WebhookSecret {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Err("the webhook secret is empty".into());
+        }
+        // Daily hands out the secret as base64 and signs with the decoded bytes.
+        let key = STANDARD.decode(s).map_err(|e| {
+            format!("the webhook secret is not base64 ({e}); use the `hmac` value Daily shows")
+        })?;
+        Ok(Self(key))
+    }
+}
+
+impl fmt::Debug for WebhookSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_subcommand_means_serve() {
+        let cli = Cli::try_parse_from(["lobbylog", "--listen", "127.0.0.1:9999"]).unwrap();
+        let (_, command) = cli.into_command();
+        assert!(matches!(command, Command::Serve(args) if args.listen.port() == 9999));
+    }
+
+    #[test]
+    fn secrets_are_comma_separated_and_redacted() {
+        let cli = Cli::try_parse_from(["lobbylog", "--webhook-secret", "c2VjcmV0, b3RoZXI=,"]);
+        let cli = cli.unwrap();
+        let secrets = &cli.serve.webhook_secrets.0;
+        assert_eq!(secrets.len(), 2);
+        assert_eq!(secrets[0].key(), b"secret");
+        let debug = format!("{cli:?}");
+        assert!(
+            !debug.contains("c2VjcmV0") && !debug.contains("secret\""),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn help_never_prints_secret_values() {
+        use clap::CommandFactory;
+        for arg in Cli::command().get_arguments() {
+            if matches!(arg.get_id().as_str(), "webhook_secrets" | "database_url") {
+                assert!(arg.is_hide_env_values_set(), "{}", arg.get_id());
+            }
+        }
+    }
+
+    #[test]
+    fn an_empty_secret_list_means_no_secret() {
+        let cli = Cli::try_parse_from(["lobbylog", "--webhook-secret", ""]).unwrap();
+        assert!(cli.serve.webhook_secrets.0.is_empty());
+    }
+
+    #[test]
+    fn a_secret_that_is_not_base64_is_refused_at_startup() {
+        let err = Cli::try_parse_from(["lobbylog", "--webhook-secret", "not base64!"]).unwrap_err();
+        assert!(err.to_string().contains("not base64"), "{err}");
+    }
+
+    #[test]
+    fn database_password_is_redacted() {
+        let url: DatabaseUrl = "postgres://app:hunter2@db:5432/lobbylog".parse().unwrap();
+        assert_eq!(
+            format!("{url:?}"),
+            "postgres://app:[redacted]@db:5432/lobbylog"
+        );
+        assert_eq!(url.expose(), "postgres://app:hunter2@db:5432/lobbylog");
+    }
+}

@@ -1,0 +1,10 @@
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod db;
+pub mod event;
+pub mod intake;
+pub mod server;
+pub mod signature;
+pub mod store;
+pub mod telemetry;

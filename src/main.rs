@@ -1,0 +1,26 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use lobbylog::{
+    config::{Cli, Command},
+    db, server, telemetry,
+};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    // A missing .env is normal; a malformed one is reported by clap on the variables it sets.
+    let _ = dotenvy::dotenv();
+    let (global, command) = Cli::parse().into_command();
+    telemetry::init(global.log_format);
+    let result = match command {
+        Command::Serve(args) => server::run(&global, args).await,
+        Command::Migrate => db::prepare(&global.database_url, 1).await.map(|_| ()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "lobbylog failed");
+            ExitCode::FAILURE
+        }
+    }
+}
