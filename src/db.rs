@@ -1,0 +1,125 @@
+//! Postgres connections: creating the database, applying migrations, the pool, readiness.
+
+use std::{str::FromStr, time::Duration};
+
+use anyhow::Context;
+use sqlx::{
+    ConnectOptions, Connection, PgConnection, PgPool,
+    postgres::{PgConnectOptions, PgPoolOptions},
+};
+
+use crate::config::DatabaseUrl;
+
+mod embedded {
+    refinery::embed_migrations!("migrations");
+}
+
+/// Creates the database, applies migrations and opens a pool: what every subcommand needs first.
+pub async fn prepare(url: &DatabaseUrl, max_connections: u32) -> anyhow::Result<PgPool> {
+    ensure_database(url).await?;
+    migrate(url).await?;
+    connect_pool(url, max_connections).await
+}
+
+pub async fn connect_pool(url: &DatabaseUrl, max_connections: u32) -> anyhow::Result<PgPool> {
+    let options = connect_options(url)?;
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        // Fail fast: a request waiting on a dead database helps nobody.
+        .acquire_timeout(Duration::from_secs(3))
+        .connect_with(options)
+        .await
+        .with_context(|| format!("cannot connect to {url}"))
+}
+
+pub fn connect_options(url: &DatabaseUrl) -> anyhow::Result<PgConnectOptions> {
+    PgConnectOptions::from_str(url.expose())
+        .map(|o| o.log_statements(tracing::log::LevelFilter::Trace))
+        .with_context(|| format!("DATABASE_URL is not a valid Postgres URL: {url}"))
+}
+
+/// Creates the database named in the URL if it does not exist yet.
+pub async fn ensure_database(url: &DatabaseUrl) -> anyhow::Result<()> {
+    let options = connect_options(url)?;
+    let name = options.get_database().unwrap_or("postgres").to_owned();
+    match PgConnection::connect_with(&options).await {
+        Ok(conn) => return conn.close().await.context("closing the probe connection"),
+        // invalid_catalog_name: the database does not exist yet.
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("3D000") => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot connect to Postgres at {url}")),
+    }
+    let mut admin = PgConnection::connect_with(&options.clone().database("postgres"))
+        .await
+        .with_context(|| format!("cannot connect to Postgres at {url}"))?;
+    // The name is quoted as an identifier; it comes from our own configuration.
+    let created = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "create database {}",
+        quote_ident(&name)
+    )))
+    .execute(&mut admin)
+    .await;
+    match created {
+        Ok(_) => tracing::info!(database = %name, "created database"),
+        // Another process created it meanwhile.
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot create database {name}")),
+    }
+    Ok(())
+}
+
+/// Applies the embedded refinery migrations over a short-lived tokio-postgres connection.
+pub async fn migrate(url: &DatabaseUrl) -> anyhow::Result<()> {
+    let (mut client, connection) = tokio_postgres::connect(url.expose(), tokio_postgres::NoTls)
+        .await
+        .with_context(|| format!("cannot connect to {url} to migrate"))?;
+    let driver = tokio::spawn(connection);
+    let report = embedded::migrations::runner()
+        .run_async(&mut client)
+        .await
+        .context("applying migrations failed")?;
+    for migration in report.applied_migrations() {
+        tracing::info!(migration = %migration, "applied migration");
+    }
+    drop(client);
+    let _ = driver.await;
+    Ok(())
+}
+
+/// The newest migration version this binary carries.
+pub fn latest_migration() -> i32 {
+    embedded::migrations::runner()
+        .get_migrations()
+        .iter()
+        .map(|m| m.version())
+        .max()
+        .unwrap_or(0)
+}
+
+/// Whether the database answers and carries every migration this binary knows.
+pub async fn check_ready(pool: &PgPool) -> Result<(), String> {
+    let applied: Option<i32> =
+        sqlx::query_scalar("select max(version) from refinery_schema_history")
+            .fetch_one(pool)
+            .await
+            .map_err(|e| format!("database unreachable: {e}"))?;
+    match applied {
+        Some(v) if v >= latest_migration() => Ok(()),
+        v => Err(format!(
+            "database schema at version {}, expected {}",
+            v.unwrap_or(0),
+            latest_migration()
+        )),
+    }
+}
+
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn identifiers_are_quoted() {
+        assert_eq!(super::quote_ident(r#"we"ird"#), r#""we""ird""#);
+    }
+}

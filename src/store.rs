@@ -1,0 +1,146 @@
+//! The one writer of events: idempotent raw insert and projection, in one transaction per batch.
+
+use std::collections::HashSet;
+
+use sqlx::{PgConnection, PgPool};
+
+use crate::event::Event;
+
+/// What became of one event of a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// New: its raw row (and projection) committed.
+    Stored,
+    /// Its id was already stored, or came earlier in the same batch.
+    Duplicate,
+    /// Postgres refused it; its bytes and the reason are in `dead_letters`.
+    DeadLettered,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stored => "stored",
+            Self::Duplicate => "duplicate",
+            Self::DeadLettered => "dead_lettered",
+        }
+    }
+}
+
+/// Stores a batch in one transaction and returns each event's outcome, in input order.
+///
+/// If Postgres refuses the batch because of one event's data, the events are retried one by one
+/// so that a single bad event cannot fail its neighbours; the bad one is dead-lettered.
+/// Connection-level errors are returned: nothing of the batch was committed.
+pub async fn write_batch(
+    pool: &PgPool,
+    source: &str,
+    events: &[Event],
+) -> Result<Vec<Outcome>, sqlx::Error> {
+    match write_in_transaction(pool, events).await {
+        Err(sqlx::Error::Database(e)) if events.len() > 1 => {
+            tracing::warn!(error = %e, batch = events.len(), "batch refused, retrying one by one");
+            let mut outcomes = Vec::with_capacity(events.len());
+            for event in events {
+                outcomes.push(write_one(pool, source, event).await?);
+            }
+            Ok(outcomes)
+        }
+        Err(sqlx::Error::Database(e)) if events.len() == 1 => {
+            dead_letter_refused(pool, source, &events[0], &e.to_string()).await
+        }
+        other => other,
+    }
+}
+
+async fn write_one(pool: &PgPool, source: &str, event: &Event) -> Result<Outcome, sqlx::Error> {
+    match write_in_transaction(pool, std::slice::from_ref(event)).await {
+        Ok(outcomes) => Ok(outcomes[0]),
+        Err(sqlx::Error::Database(e)) => {
+            Ok(dead_letter_refused(pool, source, event, &e.to_string()).await?[0])
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn dead_letter_refused(
+    pool: &PgPool,
+    source: &str,
+    event: &Event,
+    error: &str,
+) -> Result<Vec<Outcome>, sqlx::Error> {
+    tracing::warn!(event_id = %event.id, error, "postgres refused an event; dead-lettered");
+    let reason = format!("postgres refused the event: {error}");
+    write_dead_letter(pool, source, &reason, event.raw.as_bytes()).await?;
+    Ok(vec![Outcome::DeadLettered])
+}
+
+async fn write_in_transaction(
+    pool: &PgPool,
+    events: &[Event],
+) -> Result<Vec<Outcome>, sqlx::Error> {
+    let first_index = first_occurrences(events);
+    let unique: Vec<&Event> = first_index.iter().map(|&i| &events[i]).collect();
+    let mut tx = pool.begin().await?;
+    let inserted = insert_raw(&mut tx, &unique).await?;
+    tx.commit().await?;
+    let mut outcomes = vec![Outcome::Duplicate; events.len()];
+    for &i in &first_index {
+        if inserted.contains(events[i].id.as_str()) {
+            outcomes[i] = Outcome::Stored;
+        }
+    }
+    Ok(outcomes)
+}
+
+/// Indexes of the first event of each id, in input order.
+fn first_occurrences(events: &[Event]) -> Vec<usize> {
+    let mut seen = HashSet::with_capacity(events.len());
+    (0..events.len())
+        .filter(|&i| seen.insert(events[i].id.as_str()))
+        .collect()
+}
+
+/// Inserts raw rows, skipping ids already stored; returns the ids that were new.
+async fn insert_raw(
+    conn: &mut PgConnection,
+    events: &[&Event],
+) -> Result<HashSet<String>, sqlx::Error> {
+    let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    let versions: Vec<Option<&str>> = events.iter().map(|e| e.version.as_deref()).collect();
+    let timestamps: Vec<Option<f64>> = events.iter().map(|e| e.event_ts).collect();
+    let bodies: Vec<&str> = events.iter().map(|e| e.raw.as_str()).collect();
+    let inserted: Vec<String> = sqlx::query_scalar(
+        "insert into webhook_events (event_id, event_type, version, event_ts, body)
+         select e.id, e.typ, e.ver, to_timestamp(e.ts), e.body::jsonb
+         from unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::text[])
+              as e(id, typ, ver, ts, body)
+         on conflict (event_id) do nothing
+         returning event_id",
+    )
+    .bind(ids)
+    .bind(types)
+    .bind(versions)
+    .bind(timestamps)
+    .bind(bodies)
+    .fetch_all(conn)
+    .await?;
+    Ok(inserted.into_iter().collect())
+}
+
+/// Keeps an authentic body we could not use, with the reason.
+pub async fn write_dead_letter(
+    pool: &PgPool,
+    source: &str,
+    reason: &str,
+    body: &[u8],
+) -> Result<(), sqlx::Error> {
+    sqlx::query("insert into dead_letters (source, reason, body) values ($1, $2, $3)")
+        .bind(source)
+        .bind(reason)
+        .bind(body)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
