@@ -1,0 +1,75 @@
+//! The docs, `.env.example` and docker-compose.yml name every variable the binary reads.
+
+use clap::CommandFactory;
+use lobbylog::config::Cli;
+use yaml_rust2::{Yaml, YamlLoader};
+
+fn read(file: &str) -> String {
+    let path = format!("{}/{file}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn env_vars() -> Vec<String> {
+    let cli = Cli::command();
+    let mut commands = vec![&cli];
+    commands.extend(cli.get_subcommands());
+    let mut vars: Vec<String> = commands
+        .iter()
+        .flat_map(|c| c.get_arguments())
+        .filter_map(|a| a.get_env().map(|e| e.to_string_lossy().into_owned()))
+        .collect();
+    vars.sort();
+    vars.dedup();
+    vars
+}
+
+#[test]
+fn readme_and_env_example_name_every_variable() {
+    let (readme, example) = (read("README.md"), read(".env.example"));
+    let vars = env_vars();
+    assert!(vars.len() >= 7, "{vars:?}");
+    for var in &vars {
+        assert!(
+            readme.contains(&format!("`{var}`")),
+            "README.md does not document {var}"
+        );
+        assert!(
+            example.contains(&format!("{var}=")),
+            ".env.example does not list {var}"
+        );
+    }
+}
+
+#[test]
+fn docker_compose_parses_and_configures_lobbylog() {
+    let docs = YamlLoader::load_from_str(&read("docker-compose.yml"))
+        .expect("docker-compose.yml is not YAML");
+    let services = &docs[0]["services"];
+    assert!(
+        !services["postgres"]["healthcheck"].is_badvalue(),
+        "postgres needs a healthcheck"
+    );
+    let lobbylog = &services["lobbylog"];
+    assert_eq!(lobbylog["build"].as_str(), Some("."));
+    assert!(
+        !lobbylog["healthcheck"].is_badvalue(),
+        "lobbylog needs a healthcheck"
+    );
+    let Yaml::Hash(environment) = &lobbylog["environment"] else {
+        panic!("lobbylog.environment must be a map");
+    };
+    let known = env_vars();
+    for key in environment.keys() {
+        let key = key.as_str().unwrap();
+        assert!(
+            key == "RUST_LOG" || known.iter().any(|k| k == key),
+            "compose sets {key}, which lobbylog does not read"
+        );
+    }
+    for var in ["DATABASE_URL", "LOBBYLOG_LISTEN", "DAILY_WEBHOOK_SECRET"] {
+        assert!(
+            environment.contains_key(&Yaml::String(var.into())),
+            "compose does not set {var}"
+        );
+    }
+}

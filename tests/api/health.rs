@@ -1,0 +1,73 @@
+//! Liveness, readiness, and what the intake answers when the database is gone.
+
+use std::str::FromStr;
+
+use lobbylog::intake::{AppState, Verification};
+use serde_json::Value;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+use crate::helpers::{BODY_LIMIT, SECRET, fixture, fresh_database, secrets, spawn_app, start};
+
+#[tokio::test]
+async fn healthz_and_readyz_answer_200_on_a_migrated_database() {
+    let app = spawn_app().await;
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status(), 200);
+    assert_eq!(ready.json::<Value>().await.unwrap()["status"], "ready");
+}
+
+#[tokio::test]
+async fn readiness_fails_and_events_get_503_when_the_database_is_unreachable() {
+    let (database_url, db_name) = fresh_database().await;
+    // A port nobody listens on: bind one, then free it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let options = PgConnectOptions::from_str(database_url.expose())
+        .unwrap()
+        .port(port);
+    let pool = PgPoolOptions::new()
+        .acquire_timeout(std::time::Duration::from_secs(1))
+        .connect_lazy_with(options);
+    let state = AppState {
+        pool,
+        verification: Verification::Secrets(secrets(&[SECRET])),
+        body_limit: BODY_LIMIT,
+    };
+    let app = start(state, db_name).await;
+
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status(), 503);
+    let detail: Value = ready.json().await.unwrap();
+    assert!(
+        detail["detail"].as_str().unwrap().contains("unreachable"),
+        "{detail}"
+    );
+
+    let response = app.post_signed(&fixture("meeting.started__1.json")).await;
+    assert_eq!(response.status(), 503);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["error"],
+        "storage_unavailable"
+    );
+}
+
+#[tokio::test]
+async fn readiness_fails_on_an_unmigrated_database() {
+    let app = spawn_app().await;
+    sqlx::query("delete from refinery_schema_history")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status(), 503);
+    let detail: Value = ready.json().await.unwrap();
+    assert!(
+        detail["detail"].as_str().unwrap().contains("schema"),
+        "{detail}"
+    );
+}

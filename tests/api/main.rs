@@ -1,0 +1,5 @@
+mod docs;
+mod health;
+mod helpers;
+mod intake;
+mod signature;
