@@ -1,0 +1,19 @@
+# Build stage: compile the release binary.
+FROM rust:1-slim-bookworm AS build
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY src src
+COPY migrations migrations
+RUN cargo build --release --locked --bin lobbylog
+
+# Runtime stage: the binary and curl for the health check.
+FROM debian:bookworm-slim
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends curl ca-certificates \
+    && rm -rf /var/lib/apt/lists/*
+COPY --from=build /src/target/release/lobbylog /usr/local/bin/lobbylog
+USER nobody
+ENV LOBBYLOG_LISTEN=0.0.0.0:8080 LOBBYLOG_LOG_FORMAT=json
+EXPOSE 8080
+ENTRYPOINT ["lobbylog"]
+CMD ["serve"]
