@@ -4,7 +4,10 @@ use std::collections::HashSet;
 
 use sqlx::{PgConnection, PgPool};
 
-use crate::event::Event;
+use crate::{
+    event::{self, Event, Parsed},
+    projection::{self, Fact},
+};
 
 /// What became of one event of a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,8 +84,27 @@ async fn write_in_transaction(
 ) -> Result<Vec<Outcome>, sqlx::Error> {
     let first_index = first_occurrences(events);
     let unique: Vec<&Event> = first_index.iter().map(|&i| &events[i]).collect();
+    let projected: Vec<Result<Option<Fact>, String>> =
+        unique.iter().map(|e| projection::facts(e)).collect();
     let mut tx = pool.begin().await?;
-    let inserted = insert_raw(&mut tx, &unique).await?;
+    let inserted = insert_raw(&mut tx, &unique, &projected).await?;
+    let mut facts = Vec::with_capacity(inserted.len());
+    for (event, fact) in unique.iter().zip(projected) {
+        if !inserted.contains(event.id.as_str()) {
+            continue;
+        }
+        match fact {
+            Ok(Some(fact)) => facts.push(fact),
+            Ok(None) => {}
+            Err(error) => tracing::warn!(
+                event_id = %event.id,
+                event_type = %event.event_type,
+                error,
+                "event stored raw but not projected"
+            ),
+        }
+    }
+    projection::apply(&mut tx, facts).await?;
     tx.commit().await?;
     let mut outcomes = vec![Outcome::Duplicate; events.len()];
     for &i in &first_index {
@@ -105,17 +127,22 @@ fn first_occurrences(events: &[Event]) -> Vec<usize> {
 async fn insert_raw(
     conn: &mut PgConnection,
     events: &[&Event],
+    projected: &[Result<Option<Fact>, String>],
 ) -> Result<HashSet<String>, sqlx::Error> {
     let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
     let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
     let versions: Vec<Option<&str>> = events.iter().map(|e| e.version.as_deref()).collect();
     let timestamps: Vec<Option<f64>> = events.iter().map(|e| e.event_ts).collect();
     let bodies: Vec<&str> = events.iter().map(|e| e.raw.as_str()).collect();
+    let errors: Vec<Option<&str>> = projected
+        .iter()
+        .map(|p| p.as_ref().err().map(String::as_str))
+        .collect();
     let inserted: Vec<String> = sqlx::query_scalar(
-        "insert into webhook_events (event_id, event_type, version, event_ts, body)
-         select e.id, e.typ, e.ver, to_timestamp(e.ts), e.body::jsonb
-         from unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::text[])
-              as e(id, typ, ver, ts, body)
+        "insert into webhook_events (event_id, event_type, version, event_ts, body, projection_error)
+         select e.id, e.typ, e.ver, to_timestamp(e.ts), e.body::jsonb, e.err
+         from unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::text[], $6::text[])
+              as e(id, typ, ver, ts, body, err)
          on conflict (event_id) do nothing
          returning event_id",
     )
@@ -124,6 +151,7 @@ async fn insert_raw(
     .bind(versions)
     .bind(timestamps)
     .bind(bodies)
+    .bind(errors)
     .fetch_all(conn)
     .await?;
     Ok(inserted.into_iter().collect())
@@ -142,5 +170,73 @@ pub async fn write_dead_letter(
         .bind(body)
         .execute(pool)
         .await?;
+    Ok(())
+}
+
+/// Empties the normalized tables (before a `reproject`); raw events are untouched.
+pub async fn clear_projection(pool: &PgPool) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    projection::clear(&mut tx).await?;
+    tx.commit().await
+}
+
+/// Re-projects the stored events after `after` (by event id), at most `limit` of them, in one
+/// transaction. Returns how many were read and the last id, or `None` when there are no more.
+pub async fn reproject_page(
+    pool: &PgPool,
+    after: &str,
+    limit: i64,
+) -> Result<Option<(usize, String)>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "select event_id, body::text from webhook_events
+         where event_id > $1 order by event_id limit $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(&mut *tx)
+    .await?;
+    let Some((last, _)) = rows.last() else {
+        return Ok(None);
+    };
+    let last = last.clone();
+    let mut facts = Vec::new();
+    let mut ids = Vec::with_capacity(rows.len());
+    let mut errors = Vec::with_capacity(rows.len());
+    for (id, body) in &rows {
+        let error = match event::parse(body.as_bytes()) {
+            Ok(Parsed::Event(event)) => match projection::facts(&event) {
+                Ok(fact) => {
+                    facts.extend(fact);
+                    None
+                }
+                Err(error) => Some(error),
+            },
+            Ok(Parsed::Probe) => None,
+            Err(rejection) => Some(rejection.0),
+        };
+        ids.push(id.as_str());
+        errors.push(error);
+    }
+    set_projection_errors(&mut tx, &ids, &errors).await?;
+    projection::apply(&mut tx, facts).await?;
+    tx.commit().await?;
+    Ok(Some((rows.len(), last)))
+}
+
+async fn set_projection_errors(
+    conn: &mut PgConnection,
+    ids: &[&str],
+    errors: &[Option<String>],
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update webhook_events w set projection_error = e.err
+         from unnest($1::text[], $2::text[]) as e(id, err)
+         where w.event_id = e.id and w.projection_error is distinct from e.err",
+    )
+    .bind(ids)
+    .bind(errors)
+    .execute(conn)
+    .await?;
     Ok(())
 }

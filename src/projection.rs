@@ -1,0 +1,397 @@
+//! The knock projection: events into waiting sessions, participant sessions and meetings.
+//!
+//! Each row is a key plus slots; every slot is filled by one event, and when two events compete
+//! for a slot the smaller slot key wins. The same rule merges a batch in memory and merges with
+//! stored rows in SQL, so any order and any repetition of events gives the same rows.
+
+use std::{collections::HashMap, sync::LazyLock};
+
+use sqlx::{PgConnection, postgres::PgArguments, query::Query};
+
+use crate::{
+    event::Event,
+    payload::{self, Meeting, Session},
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Text,
+    Float,
+    Bool,
+    /// Epoch seconds in memory, timestamptz in Postgres.
+    Timestamp,
+    /// JSON text in memory, jsonb in Postgres.
+    Json,
+}
+
+/// A normalized table: its key columns and its slots (the first column of a slot is its key).
+pub struct Table {
+    name: &'static str,
+    key: &'static [&'static str],
+    slots: &'static [&'static [(&'static str, Kind)]],
+}
+
+use Kind::*;
+
+const SESSION_SLOTS: &[&[(&str, Kind)]] = &[
+    &[("joined_event_id", Text), ("joined_at", Timestamp)],
+    &[
+        ("left_event_id", Text),
+        ("left_joined_at", Timestamp),
+        ("duration_seconds", Float),
+        ("left_at", Timestamp),
+    ],
+    &[
+        ("attrs_key", Text),
+        ("user_id", Text),
+        ("user_name", Text),
+        ("owner", Bool),
+        ("will_eject_at", Timestamp),
+        ("permissions", Json),
+    ],
+];
+
+pub static WAITING_SESSIONS: Table = Table {
+    name: "waiting_sessions",
+    key: &["room", "session_id"],
+    slots: SESSION_SLOTS,
+};
+
+pub static PARTICIPANT_SESSIONS: Table = Table {
+    name: "participant_sessions",
+    key: &["room", "session_id"],
+    slots: SESSION_SLOTS,
+};
+
+pub static MEETINGS: Table = Table {
+    name: "meetings",
+    key: &["meeting_id"],
+    slots: &[
+        &[("started_event_id", Text), ("started_start_at", Timestamp)],
+        &[
+            ("ended_event_id", Text),
+            ("ended_start_at", Timestamp),
+            ("ended_at", Timestamp),
+        ],
+        &[("attrs_key", Text), ("room", Text)],
+    ],
+};
+
+const TABLES: [&Table; 3] = [&WAITING_SESSIONS, &PARTICIPANT_SESSIONS, &MEETINGS];
+
+/// One value of a slot column.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Text(Option<String>),
+    Float(Option<f64>),
+    Bool(Option<bool>),
+}
+
+/// A slot's content: its key (what decides between competitors) and its column values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Slot {
+    pub key: String,
+    pub values: Vec<Value>,
+}
+
+/// What one event contributes to one row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fact {
+    pub table: &'static Table,
+    pub key: Vec<String>,
+    pub slots: Vec<Option<Slot>>,
+}
+
+impl std::fmt::Debug for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+impl PartialEq for Table {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Fact {
+    /// Folds `other` (same table and key) into `self`, slot by slot, smallest slot key winning.
+    fn merge(&mut self, other: Fact) {
+        for (mine, theirs) in self.slots.iter_mut().zip(other.slots) {
+            if let Some(theirs) = theirs
+                && mine.as_ref().is_none_or(|m| theirs.key <= m.key)
+            {
+                *mine = Some(theirs);
+            }
+        }
+    }
+}
+
+/// What an event means for the normalized tables: `Ok(None)` for event types not projected.
+pub fn facts(event: &Event) -> Result<Option<Fact>, String> {
+    let id = &event.id;
+    let fact = match event.event_type.as_str() {
+        "waiting-participant.joined" => session(&WAITING_SESSIONS, id, false, &event.payload)?,
+        "waiting-participant.left" => session(&WAITING_SESSIONS, id, true, &event.payload)?,
+        "participant.joined" => session(&PARTICIPANT_SESSIONS, id, false, &event.payload)?,
+        "participant.left" => session(&PARTICIPANT_SESSIONS, id, true, &event.payload)?,
+        "meeting.started" => meeting(id, false, &event.payload)?,
+        "meeting.ended" => meeting(id, true, &event.payload)?,
+        _ => return Ok(None),
+    };
+    Ok(Some(fact))
+}
+
+/// Attributes prefer the later word (left/ended: "0") over the earlier one (joined/started: "1").
+fn attrs_key(id: &str, is_end: bool) -> String {
+    format!("{}{id}", if is_end { '0' } else { '1' })
+}
+
+fn session(
+    table: &'static Table,
+    id: &str,
+    is_left: bool,
+    payload: &serde_json::Value,
+) -> Result<Fact, String> {
+    let s: Session = payload::session(payload, is_left && std::ptr::eq(table, &WAITING_SESSIONS))?;
+    let text = |v: &Option<String>| Value::Text(v.clone());
+    let joined = (!is_left).then(|| Slot {
+        key: id.to_owned(),
+        values: vec![Value::Float(Some(s.joined_at))],
+    });
+    let left = is_left.then(|| Slot {
+        key: id.to_owned(),
+        values: vec![
+            Value::Float(Some(s.joined_at)),
+            Value::Float(s.duration),
+            Value::Float(s.duration.map(|d| s.joined_at + d)),
+        ],
+    });
+    let attrs = Slot {
+        key: attrs_key(id, is_left),
+        values: vec![
+            text(&s.user_id),
+            text(&s.user_name),
+            Value::Bool(s.owner),
+            Value::Float(s.will_eject_at),
+            Value::Text(s.permissions),
+        ],
+    };
+    Ok(Fact {
+        table,
+        key: vec![s.room, s.session_id],
+        slots: vec![joined, left, Some(attrs)],
+    })
+}
+
+fn meeting(id: &str, is_end: bool, payload: &serde_json::Value) -> Result<Fact, String> {
+    let m: Meeting = payload::meeting(payload, is_end)?;
+    let started = (!is_end).then(|| Slot {
+        key: id.to_owned(),
+        values: vec![Value::Float(m.start_ts)],
+    });
+    let ended = is_end.then(|| Slot {
+        key: id.to_owned(),
+        values: vec![Value::Float(m.start_ts), Value::Float(m.end_ts)],
+    });
+    let attrs = Slot {
+        key: attrs_key(id, is_end),
+        values: vec![Value::Text(m.room)],
+    };
+    Ok(Fact {
+        table: &MEETINGS,
+        key: vec![m.meeting_id],
+        slots: vec![started, ended, Some(attrs)],
+    })
+}
+
+/// Deletes every projected row; a delete rather than a truncate keeps concurrent readers and
+/// writers unblocked.
+pub async fn clear(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    for table in TABLES {
+        sqlx::query(sqlx::AssertSqlSafe(format!("delete from {}", table.name)))
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Upserts the facts of a batch: merged in memory first (one row per key), then with stored rows.
+pub async fn apply(conn: &mut PgConnection, facts: Vec<Fact>) -> Result<(), sqlx::Error> {
+    let mut rows: HashMap<(&str, Vec<String>), Fact> = HashMap::new();
+    for fact in facts {
+        match rows.entry((fact.table.name, fact.key.clone())) {
+            std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().merge(fact),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(fact);
+            }
+        }
+    }
+    for (table, sql) in TABLES.iter().zip(UPSERTS.iter()) {
+        let batch: Vec<&Fact> = rows
+            .values()
+            .filter(|f| std::ptr::eq(f.table, *table))
+            .collect();
+        if !batch.is_empty() {
+            bind_columns(
+                sqlx::query(sqlx::AssertSqlSafe(sql.as_str())),
+                table,
+                &batch,
+            )
+            .execute(&mut *conn)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Binds one array per column, in the order `upsert_sql` lists them.
+fn bind_columns<'q>(
+    mut query: Query<'q, sqlx::Postgres, PgArguments>,
+    table: &Table,
+    rows: &[&Fact],
+) -> Query<'q, sqlx::Postgres, PgArguments> {
+    for k in 0..table.key.len() {
+        query = query.bind(rows.iter().map(|r| r.key[k].clone()).collect::<Vec<_>>());
+    }
+    for (s, slot) in table.slots.iter().enumerate() {
+        query = query.bind(
+            rows.iter()
+                .map(|r| r.slots[s].as_ref().map(|x| x.key.clone()))
+                .collect::<Vec<_>>(),
+        );
+        for (c, (_, kind)) in slot.iter().enumerate().skip(1) {
+            let values = rows
+                .iter()
+                .map(|r| r.slots[s].as_ref().map(|x| &x.values[c - 1]));
+            query = match kind {
+                Text | Json => query.bind(
+                    values
+                        .map(|v| match v {
+                            Some(Value::Text(t)) => t.clone(),
+                            _ => None,
+                        })
+                        .collect::<Vec<_>>(),
+                ),
+                Float | Timestamp => query.bind(
+                    values
+                        .map(|v| match v {
+                            Some(Value::Float(f)) => *f,
+                            _ => None,
+                        })
+                        .collect::<Vec<_>>(),
+                ),
+                Bool => query.bind(
+                    values
+                        .map(|v| match v {
+                            Some(Value::Bool(b)) => *b,
+                            _ => None,
+                        })
+                        .collect::<Vec<_>>(),
+                ),
+            };
+        }
+    }
+    query
+}
+
+static UPSERTS: LazyLock<Vec<String>> =
+    LazyLock::new(|| TABLES.iter().map(|t| upsert_sql(t)).collect());
+
+/// `insert .. select from unnest(arrays) on conflict (key) do update`, slot by slot.
+fn upsert_sql(table: &Table) -> String {
+    let mut columns: Vec<(&str, Kind)> = table.key.iter().map(|k| (*k, Text)).collect();
+    columns.extend(table.slots.iter().flat_map(|s| s.iter().copied()));
+    let names: Vec<&str> = columns.iter().map(|(n, _)| *n).collect();
+    let arrays: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, (_, kind))| {
+            let ty = match kind {
+                Text | Json => "text",
+                Float | Timestamp => "float8",
+                Bool => "bool",
+            };
+            format!("${}::{ty}[]", i + 1)
+        })
+        .collect();
+    let selected: Vec<String> = columns
+        .iter()
+        .map(|(name, kind)| match kind {
+            Timestamp => format!("to_timestamp(r.{name})"),
+            Json => format!("r.{name}::jsonb"),
+            _ => format!("r.{name}"),
+        })
+        .collect();
+    let updates: Vec<String> = table
+        .slots
+        .iter()
+        .flat_map(|slot| {
+            let winner = slot[0].0;
+            // The incoming slot wins when it is present and its key is not larger.
+            slot.iter().map(move |(name, _)| {
+                format!(
+                    "{name} = case when coalesce(excluded.{winner} <= t.{winner}, excluded.{winner} is not null) \
+                     then excluded.{name} else t.{name} end"
+                )
+            })
+        })
+        .collect();
+    format!(
+        "insert into {table} as t ({names}) select {selected} from unnest({arrays}) as r({names}) \
+         on conflict ({key}) do update set {updates}",
+        table = table.name,
+        names = names.join(", "),
+        selected = selected.join(", "),
+        arrays = arrays.join(", "),
+        key = table.key.join(", "),
+        updates = updates.join(", "),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upsert_sql_names_every_column_once() {
+        let sql = upsert_sql(&MEETINGS);
+        assert!(
+            sql.starts_with(
+                "insert into meetings as t (meeting_id, started_event_id, started_start_at,"
+            ),
+            "{sql}"
+        );
+        assert!(sql.contains("$8::text[]) as r(") && !sql.contains("$9"), "{sql}");
+        assert!(
+            sql.contains("room = case when coalesce(excluded.attrs_key <= t.attrs_key"),
+            "{sql}"
+        );
+    }
+
+    #[test]
+    fn merging_keeps_the_smallest_slot_key_whatever_the_order() {
+        let slot = |key: &str, v: f64| {
+            Some(Slot {
+                key: key.into(),
+                values: vec![Value::Float(Some(v))],
+            })
+        };
+        let a = Fact {
+            table: &MEETINGS,
+            key: vec!["m".into()],
+            slots: vec![slot("b", 2.0), None, None],
+        };
+        let b = Fact {
+            table: &MEETINGS,
+            key: vec!["m".into()],
+            slots: vec![slot("a", 1.0), slot("z", 9.0), None],
+        };
+        let mut ab = a.clone();
+        ab.merge(b.clone());
+        let mut ba = b;
+        ba.merge(a);
+        assert_eq!(ab, ba);
+        assert_eq!(ab.slots[0], slot("a", 1.0));
+    }
+}
