@@ -39,6 +39,15 @@ pub enum Command {
     Serve(ServeArgs),
     /// Create the database if needed, apply migrations and exit.
     Migrate,
+    /// Rebuild the knock tables from the stored raw events (after an upgrade changes the projection).
+    Reproject(ReprojectArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReprojectArgs {
+    /// Events re-projected per transaction.
+    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(i64).range(1..))]
+    pub page_size: i64,
 }
 
 #[derive(Debug, Clone, Args)]

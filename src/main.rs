@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use lobbylog::{
     config::{Cli, Command},
-    db, server, telemetry,
+    db, reproject, server, telemetry,
 };
 
 #[tokio::main]
@@ -15,6 +15,10 @@ async fn main() -> ExitCode {
     let result = match command {
         Command::Serve(args) => server::run(&global, args).await,
         Command::Migrate => db::prepare(&global.database_url, 1).await.map(|_| ()),
+        Command::Reproject(args) => match db::prepare(&global.database_url, 2).await {
+            Ok(pool) => reproject::run(&pool, args.page_size).await.map(|_| ()),
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
