@@ -1,3 +1,4 @@
+mod analytics;
 mod daily;
 mod docs;
 mod drift;
