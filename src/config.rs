@@ -1,6 +1,6 @@
 //! Command line and environment configuration, parsed once at startup.
 
-use std::{fmt, net::SocketAddr, str::FromStr};
+use std::{fmt, net::SocketAddr, path::PathBuf, str::FromStr};
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -99,6 +99,34 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes; larger ones get 413.
     #[arg(long, env = "LOBBYLOG_BODY_LIMIT", default_value_t = 1024 * 1024)]
     pub body_limit: usize,
+
+    /// Share transactions between concurrent requests (`false`: one transaction per request).
+    #[arg(long, env = "LOBBYLOG_GROUP_COMMIT", default_value_t = true, action = clap::ArgAction::Set)]
+    pub group_commit: bool,
+
+    /// Most events committed in one shared transaction.
+    #[arg(long, env = "LOBBYLOG_BATCH_MAX_EVENTS", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch_max_events: u32,
+
+    /// Longest wait, in milliseconds, for more events to join a batch after its first.
+    #[arg(long, env = "LOBBYLOG_BATCH_MAX_WAIT_MS", default_value_t = 0)]
+    pub batch_max_wait_ms: u64,
+
+    /// An event not committed within this many milliseconds is spooled to disk instead.
+    #[arg(long, env = "LOBBYLOG_COMMIT_DEADLINE_MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub commit_deadline_ms: u64,
+
+    /// Directory of the durable spool used while Postgres cannot take writes.
+    #[arg(long, env = "LOBBYLOG_SPOOL_DIR", default_value = "spool")]
+    pub spool_dir: PathBuf,
+
+    /// Most bytes the spool may hold; past that, requests get 503.
+    #[arg(long, env = "LOBBYLOG_SPOOL_MAX_BYTES", default_value_t = 1024 * 1024 * 1024)]
+    pub spool_max_bytes: u64,
+
+    /// Webhook requests handled at once; more wait their turn unread.
+    #[arg(long, env = "LOBBYLOG_MAX_IN_FLIGHT", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_in_flight: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -32,6 +32,14 @@ pub async fn connect_pool(url: &DatabaseUrl, max_connections: u32) -> anyhow::Re
         .with_context(|| format!("cannot connect to {url}"))
 }
 
+/// A pool that connects on first use, so the service can start while Postgres is down.
+pub fn lazy_pool(url: &DatabaseUrl, max_connections: u32) -> anyhow::Result<PgPool> {
+    Ok(PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(3))
+        .connect_lazy_with(connect_options(url)?))
+}
+
 pub fn connect_options(url: &DatabaseUrl) -> anyhow::Result<PgConnectOptions> {
     PgConnectOptions::from_str(url.expose())
         .map(|o| o.log_statements(tracing::log::LevelFilter::Trace))

@@ -362,7 +362,10 @@ mod tests {
             ),
             "{sql}"
         );
-        assert!(sql.contains("$8::text[]) as r(") && !sql.contains("$9"), "{sql}");
+        assert!(
+            sql.contains("$8::text[]) as r(") && !sql.contains("$9"),
+            "{sql}"
+        );
         assert!(
             sql.contains("room = case when coalesce(excluded.attrs_key <= t.attrs_key"),
             "{sql}"

@@ -1,14 +1,15 @@
 //! Running the service: from configuration to a listening server, and its one shutdown path.
 
-use std::{future::Future, sync::Arc};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::{
-    config::{GlobalArgs, ServeArgs},
+    config::{DatabaseUrl, GlobalArgs, ServeArgs},
     db,
-    intake::{self, AppState, Verification},
+    intake::{self, AppState, Settings, Verification},
+    writer::GroupCommit,
 };
 
 /// Serves on a listener the caller bound, until `shutdown` completes and in-flight requests end.
@@ -22,23 +23,64 @@ pub async fn serve(
         .await
 }
 
-/// `lobbylog serve`: prepare the database, bind, serve until SIGINT or SIGTERM.
+/// `lobbylog serve`: bind, serve until SIGINT or SIGTERM. The database is prepared in the
+/// background, so webhooks are accepted (and spooled) even while Postgres is down at startup.
 pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
-    let verification = verification(&args)?;
-    let pool = db::prepare(&global.database_url, global.db_max_connections).await?;
+    let settings = settings(&args)?;
+    let pool = db::lazy_pool(&global.database_url, global.db_max_connections)?;
     let listener = TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let state = AppState::start(pool.clone(), settings)
+        .with_context(|| format!("cannot open the spool in {}", args.spool_dir.display()))?;
+    tokio::spawn(bring_up(global.database_url.clone(), state.clone()));
     tracing::info!(address = %listener.local_addr()?, "listening for Daily webhooks on POST /webhooks/daily");
-    let state = AppState {
-        pool: pool.clone(),
-        verification,
-        body_limit: args.body_limit,
-    };
     serve(listener, state, shutdown_signal()).await?;
     pool.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Creates and migrates the database, retrying with backoff until Postgres answers.
+async fn bring_up(url: DatabaseUrl, state: AppState) {
+    let mut delay = Duration::from_secs(1);
+    loop {
+        let prepared = async {
+            db::ensure_database(&url).await?;
+            db::migrate(&url).await
+        };
+        match prepared.await {
+            Ok(()) => {
+                state.mark_migrated();
+                return;
+            }
+            Err(e) => {
+                tracing::error!(
+                    error = format!("{e:#}"),
+                    retry_in_s = delay.as_secs(),
+                    "database not ready; spooling meanwhile"
+                );
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
+}
+
+fn settings(args: &ServeArgs) -> anyhow::Result<Settings> {
+    Ok(Settings {
+        verification: verification(args)?,
+        body_limit: args.body_limit,
+        group_commit: GroupCommit {
+            enabled: args.group_commit,
+            max_events: args.batch_max_events as usize,
+            max_wait: Duration::from_millis(args.batch_max_wait_ms),
+            deadline: Duration::from_millis(args.commit_deadline_ms),
+        },
+        spool_dir: args.spool_dir.clone(),
+        spool_max_bytes: args.spool_max_bytes,
+        max_in_flight: args.max_in_flight as usize,
+    })
 }
 
 fn verification(args: &ServeArgs) -> anyhow::Result<Verification> {
