@@ -12,8 +12,10 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends curl ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/target/release/lobbylog /usr/local/bin/lobbylog
+RUN mkdir -p /var/lib/lobbylog/spool && chown -R nobody:nogroup /var/lib/lobbylog
 USER nobody
-ENV LOBBYLOG_LISTEN=0.0.0.0:8080 LOBBYLOG_LOG_FORMAT=json
+WORKDIR /var/lib/lobbylog
+ENV LOBBYLOG_LISTEN=0.0.0.0:8080 LOBBYLOG_LOG_FORMAT=json LOBBYLOG_SPOOL_DIR=/var/lib/lobbylog/spool
 EXPOSE 8080
 ENTRYPOINT ["lobbylog"]
 CMD ["serve"]

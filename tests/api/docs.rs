@@ -66,7 +66,12 @@ fn docker_compose_parses_and_configures_lobbylog() {
             "compose sets {key}, which lobbylog does not read"
         );
     }
-    for var in ["DATABASE_URL", "LOBBYLOG_LISTEN", "DAILY_WEBHOOK_SECRET"] {
+    for var in [
+        "DATABASE_URL",
+        "LOBBYLOG_LISTEN",
+        "DAILY_WEBHOOK_SECRET",
+        "LOBBYLOG_SPOOL_DIR",
+    ] {
         assert!(
             environment.contains_key(&Yaml::String(var.into())),
             "compose does not set {var}"

@@ -5,11 +5,17 @@ use std::{str::FromStr, sync::Arc, time::Duration};
 use lobbylog::{
     config::{DatabaseUrl, WebhookSecret},
     db,
-    intake::{AppState, Verification},
+    intake::{AppState, Settings, Verification},
     server, signature,
+    writer::GroupCommit,
 };
-use sqlx::{Connection, PgConnection, PgPool, postgres::PgConnectOptions};
+use sqlx::{
+    Connection, PgConnection, PgPool,
+    postgres::{PgConnectOptions, PgPoolOptions},
+};
 use tokio::{net::TcpListener, sync::oneshot};
+
+use crate::proxy::Proxy;
 
 /// base64("lobbylog-test-secret")
 pub const SECRET: &str = "bG9iYnlsb2ctdGVzdC1zZWNyZXQ=";
@@ -20,7 +26,9 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 pub struct TestApp {
     pub address: String,
     pub pool: PgPool,
+    pub state: AppState,
     pub client: reqwest::Client,
+    pub spool_dir: tempfile::TempDir,
     db_name: String,
     admin_url: String,
     shutdown: Option<oneshot::Sender<()>>,
@@ -68,37 +76,62 @@ pub async fn fresh_database() -> (DatabaseUrl, String) {
 }
 
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with(Verification::Secrets(secrets(&[SECRET]))).await
+    spawn_app_with(|_| {}).await
 }
 
 pub fn secrets(list: &[&str]) -> Arc<[WebhookSecret]> {
     list.iter().map(|s| s.parse().unwrap()).collect()
 }
 
-pub async fn spawn_app_with(verification: Verification) -> TestApp {
-    let (database_url, db_name) = fresh_database().await;
-    let pool = db::connect_pool(&database_url, 5).await.expect("test pool");
-    let state = AppState {
-        pool: pool.clone(),
-        verification,
+/// What the service runs with by default in tests; `spool_dir` is replaced by a temporary one.
+pub fn test_settings() -> Settings {
+    Settings {
+        verification: Verification::Secrets(secrets(&[SECRET])),
         body_limit: BODY_LIMIT,
-    };
-    start(state, db_name).await
+        group_commit: GroupCommit {
+            enabled: true,
+            max_events: 100,
+            max_wait: Duration::ZERO,
+            deadline: Duration::from_secs(2),
+        },
+        spool_dir: "unused".into(),
+        spool_max_bytes: 64 * 1024 * 1024,
+        max_in_flight: 256,
+    }
 }
 
-/// Serves `state` on port 0; `db_name` is dropped when the app is.
-pub async fn start(state: AppState, db_name: String) -> TestApp {
-    let pool = state.pool.clone();
+/// A migrated database of its own, the service on port 0, settings as `configure` leaves them.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let (database_url, db_name) = fresh_database().await;
+    let pool = db::lazy_pool(&database_url, 5).expect("test pool");
+    let app = start(pool, db_name, configure).await;
+    app.state.mark_migrated();
+    app
+}
+
+/// Serves on port 0 with `pool`; `db_name` is dropped when the app is. Not yet marked migrated.
+pub async fn start(
+    pool: PgPool,
+    db_name: String,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
+    let spool_dir = tempfile::tempdir().unwrap();
+    let mut settings = test_settings();
+    configure(&mut settings);
+    settings.spool_dir = spool_dir.path().to_owned();
+    let state = AppState::start(pool.clone(), settings).expect("starting the app");
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = oneshot::channel::<()>();
-    tokio::spawn(server::serve(listener, state, async {
+    tokio::spawn(server::serve(listener, state.clone(), async {
         let _ = rx.await;
     }));
     TestApp {
         address,
         pool,
+        state,
         client: reqwest::Client::new(),
+        spool_dir,
         db_name,
         admin_url: admin_url(),
         shutdown: Some(tx),
@@ -204,4 +237,48 @@ pub fn fixture_names() -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+/// The app with its pool going through a proxy the test can cut; also returns a direct pool.
+pub async fn spawn_app_behind_proxy(
+    configure: impl FnOnce(&mut Settings),
+) -> (TestApp, Proxy, PgPool) {
+    let (database_url, db_name) = fresh_database().await;
+    let options = PgConnectOptions::from_str(database_url.expose()).unwrap();
+    let upstream = tokio::net::lookup_host((options.get_host(), options.get_port()))
+        .await
+        .unwrap()
+        .next()
+        .unwrap();
+    let proxy = Proxy::start(upstream).await;
+    let proxied = PgPoolOptions::new()
+        .max_connections(5)
+        .acquire_timeout(Duration::from_secs(1))
+        .connect_lazy_with(options.host("127.0.0.1").port(proxy.port));
+    let direct = db::lazy_pool(&database_url, 2).unwrap();
+    let app = start(proxied, db_name, configure).await;
+    app.state.mark_migrated();
+    (app, proxy, direct)
+}
+
+/// Polls `check` every 100 ms until it holds or `seconds` pass.
+pub async fn eventually<F: Future<Output = bool>>(
+    seconds: u64,
+    mut check: impl FnMut() -> F,
+) -> bool {
+    let until = std::time::Instant::now() + Duration::from_secs(seconds);
+    while std::time::Instant::now() < until {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+pub async fn count_events(pool: &PgPool) -> i64 {
+    sqlx::query_scalar("select count(*) from webhook_events")
+        .fetch_one(pool)
+        .await
+        .unwrap()
 }

@@ -1,4 +1,5 @@
 mod analytics;
+mod batching;
 mod daily;
 mod docs;
 mod drift;
@@ -6,4 +7,7 @@ mod health;
 mod helpers;
 mod intake;
 mod knocks;
+mod outage;
+mod process;
+mod proxy;
 mod signature;

@@ -1,0 +1,110 @@
+//! Group commit: concurrent requests share transactions without changing any outcome.
+
+use lobbylog::{
+    event::{self, Parsed},
+    store::{self, Outcome},
+};
+use serde_json::Value;
+
+use crate::{
+    daily,
+    helpers::{spawn_app, spawn_app_with},
+};
+
+fn knock(i: usize) -> Vec<u8> {
+    let session = format!("{i:08}-0000-4000-8000-000000000000");
+    daily::waiting_left("batch", &session, 1.7e9 + i as f64, 12.5)
+        .to_string()
+        .into_bytes()
+}
+
+fn parsed(body: &[u8]) -> event::Event {
+    match event::parse(body) {
+        Ok(Parsed::Event(e)) => e,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn concurrent_requests_share_batches_and_duplicates_stay_single() {
+    let app =
+        spawn_app_with(|s| s.group_commit.max_wait = std::time::Duration::from_millis(5)).await;
+    let mut bodies: Vec<Vec<u8>> = (0..150).map(knock).collect();
+    bodies.extend((0..50).map(knock)); // a third are duplicates, some in the same batch
+    let responses = futures::future::join_all(bodies.iter().map(|b| app.post_signed(b))).await;
+    let mut stored = 0;
+    for r in responses {
+        assert_eq!(r.status(), 200);
+        let status = r.json::<Value>().await.unwrap()["status"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(status == "stored" || status == "duplicate", "{status}");
+        stored += usize::from(status == "stored");
+    }
+    assert_eq!(stored, 150);
+    assert_eq!(app.count("webhook_events").await, 150);
+    assert_eq!(app.count("knocks").await, 150);
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    let batches: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("lobbylog_batch_events_count "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        batches < 200.0,
+        "200 requests should share fewer than 200 transactions: {batches}"
+    );
+}
+
+#[tokio::test]
+async fn one_event_postgres_refuses_does_not_fail_its_batch() {
+    let app = spawn_app().await;
+    // A constraint stands in for whatever Postgres might refuse in one event.
+    sqlx::query("alter table webhook_events add constraint test_refuse check (event_id <> '1-w-ptcpt-left-00000003-0000-4000-8000-000000000000')")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let bodies: Vec<Vec<u8>> = (0..6).chain([1]).map(knock).collect();
+    let events: Vec<event::Event> = bodies.iter().map(|b| parsed(b)).collect();
+    let outcomes = store::write_batch(&app.pool, "test", &events)
+        .await
+        .unwrap();
+    use Outcome::*;
+    assert_eq!(
+        outcomes,
+        vec![
+            Stored,
+            Stored,
+            Stored,
+            DeadLettered,
+            Stored,
+            Stored,
+            Duplicate
+        ]
+    );
+    assert_eq!(app.count("webhook_events").await, 5);
+    assert_eq!(app.count("waiting_sessions").await, 5);
+    let reason: String = sqlx::query_scalar("select reason from dead_letters")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(reason.contains("test_refuse"), "{reason}");
+}
+
+#[tokio::test]
+async fn with_group_commit_off_each_request_commits_alone_with_the_same_results() {
+    let app = spawn_app_with(|s| s.group_commit.enabled = false).await;
+    let bodies: Vec<Vec<u8>> = (0..20).chain(0..5).map(knock).collect();
+    let responses = futures::future::join_all(bodies.iter().map(|b| app.post_signed(b))).await;
+    assert!(responses.iter().all(|r| r.status() == 200));
+    assert_eq!(app.count("webhook_events").await, 20);
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "lobbylog_batch_events_count 25"),
+        "{metrics}"
+    );
+}
