@@ -7,7 +7,8 @@
 #
 # Needs cargo, python3 (a venv with FastAPI, uvicorn and asyncpg is made in bench/.venv from
 # PyPI), psql, and Postgres reachable at BENCH_SERVER_URL (default postgres://postgres:postgres@localhost:5432).
-# Prints one JSON line per run, then medians and ratios.
+# Prints one JSON line per run, then medians and ratios. lobbylog runs with its default logging
+# (a JSON line per request, to bench/.lobbylog-*.log); uvicorn's access log is off.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
@@ -47,8 +48,8 @@ peak_rss() {
 start_lobbylog() { # db port group_commit
   rm -rf "bench/.spool-$2"
   DATABASE_URL="$server/$1" DAILY_WEBHOOK_SECRET=$secret LOBBYLOG_LISTEN=127.0.0.1:$2 \
-    LOBBYLOG_GROUP_COMMIT=$3 LOBBYLOG_SPOOL_DIR="bench/.spool-$2" RUST_LOG=warn \
-    target/release/lobbylog serve &
+    LOBBYLOG_GROUP_COMMIT=$3 LOBBYLOG_SPOOL_DIR="bench/.spool-$2" LOBBYLOG_LOG_FORMAT=json \
+    target/release/lobbylog serve 2>"bench/.lobbylog-$2.log" &
   pids+=($!)
   wait_http "http://127.0.0.1:$2/readyz"
 }
