@@ -177,6 +177,15 @@ impl TestApp {
             .expect("request failed")
     }
 
+    /// Events waiting in the spool now.
+    pub fn spooled(&self) -> u64 {
+        self.state
+            .spool
+            .depth
+            .records
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub async fn count(&self, table: &str) -> i64 {
         sqlx::query_scalar(sqlx::AssertSqlSafe(format!("select count(*) from {table}")))
             .fetch_one(&self.pool)
@@ -245,12 +254,7 @@ pub async fn spawn_app_behind_proxy(
 ) -> (TestApp, Proxy, PgPool) {
     let (database_url, db_name) = fresh_database().await;
     let options = PgConnectOptions::from_str(database_url.expose()).unwrap();
-    let upstream = tokio::net::lookup_host((options.get_host(), options.get_port()))
-        .await
-        .unwrap()
-        .next()
-        .unwrap();
-    let proxy = Proxy::start(upstream).await;
+    let proxy = Proxy::in_front_of(&database_url).await;
     let proxied = PgPoolOptions::new()
         .max_connections(5)
         .acquire_timeout(Duration::from_secs(1))

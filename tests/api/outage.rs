@@ -52,14 +52,7 @@ async fn events_posted_while_postgres_is_cut_are_spooled_then_land_exactly_once(
         10,
         "nothing reached Postgres while cut"
     );
-    assert_eq!(
-        app.state
-            .spool
-            .depth
-            .records
-            .load(std::sync::atomic::Ordering::Relaxed),
-        40
-    );
+    assert_eq!(app.spooled(), 40);
 
     proxy.restore();
     let landed = eventually(20, || async { count_events(&direct).await == 50 }).await;
@@ -68,15 +61,7 @@ async fn events_posted_while_postgres_is_cut_are_spooled_then_land_exactly_once(
         "only {} of 50 events landed",
         count_events(&direct).await
     );
-    let drained = eventually(5, || async {
-        app.state
-            .spool
-            .depth
-            .records
-            .load(std::sync::atomic::Ordering::Relaxed)
-            == 0
-    })
-    .await;
+    let drained = eventually(5, || async { app.spooled() == 0 }).await;
     assert!(drained, "spool not emptied");
     assert_eq!(
         std::fs::read_dir(app.spool_dir.path())
@@ -121,17 +106,7 @@ async fn duplicates_split_between_spool_and_database_leave_one_row() {
         "{answers:?}"
     );
     proxy.restore();
-    assert!(
-        eventually(20, || async {
-            app.state
-                .spool
-                .depth
-                .records
-                .load(std::sync::atomic::Ordering::Relaxed)
-                == 0
-        })
-        .await
-    );
+    assert!(eventually(20, || async { app.spooled() == 0 }).await);
     assert_eq!(count_events(&direct).await, 2);
 }
 
@@ -157,17 +132,7 @@ async fn a_batch_stalled_past_the_deadline_is_spooled_and_lands_once() {
     );
     blocker.rollback().await.unwrap();
     assert!(eventually(20, || async { count_events(&app.pool).await == 3 }).await);
-    assert!(
-        eventually(10, || async {
-            app.state
-                .spool
-                .depth
-                .records
-                .load(std::sync::atomic::Ordering::Relaxed)
-                == 0
-        })
-        .await
-    );
+    assert!(eventually(10, || async { app.spooled() == 0 }).await);
     assert_eq!(count_events(&app.pool).await, 3);
 }
 

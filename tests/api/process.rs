@@ -7,7 +7,6 @@ use std::{
 
 use lobbylog::db;
 use serde_json::Value;
-use sqlx::postgres::PgConnectOptions;
 
 use crate::{
     daily,
@@ -78,13 +77,7 @@ async fn ready(client: &reqwest::Client, base: &str) -> bool {
 async fn a_killed_service_with_a_spool_restarts_and_loses_nothing_then_stops_on_sigterm() {
     let (database_url, db_name) = fresh_database().await;
     let direct = db::lazy_pool(&database_url, 2).unwrap();
-    let options: PgConnectOptions = database_url.expose().parse().unwrap();
-    let upstream = tokio::net::lookup_host((options.get_host(), options.get_port()))
-        .await
-        .unwrap()
-        .next()
-        .unwrap();
-    let proxy = Proxy::start(upstream).await;
+    let proxy = Proxy::in_front_of(&database_url).await;
     let proxied = via(database_url.expose(), proxy.port);
     let spool = tempfile::tempdir().unwrap();
     let port = free_port();

@@ -8,6 +8,8 @@ use std::{
     },
 };
 
+use lobbylog::config::DatabaseUrl;
+use sqlx::postgres::PgConnectOptions;
 use tokio::{
     net::{TcpListener, TcpStream},
     task::AbortHandle,
@@ -21,6 +23,17 @@ pub struct Proxy {
 }
 
 impl Proxy {
+    /// A proxy to the server of `url`.
+    pub async fn in_front_of(url: &DatabaseUrl) -> Self {
+        let options: PgConnectOptions = url.expose().parse().unwrap();
+        let upstream = tokio::net::lookup_host((options.get_host(), options.get_port()))
+            .await
+            .unwrap()
+            .next()
+            .unwrap();
+        Self::start(upstream).await
+    }
+
     pub async fn start(upstream: SocketAddr) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
