@@ -157,19 +157,55 @@ async fn insert_raw(
     Ok(inserted.into_iter().collect())
 }
 
-/// Keeps an authentic body we could not use, with the reason.
+/// Keeps an authentic body we could not use, with the reason (once per backfill source and body).
 pub async fn write_dead_letter(
     pool: &PgPool,
     source: &str,
     reason: &str,
     body: &[u8],
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("insert into dead_letters (source, reason, body) values ($1, $2, $3)")
-        .bind(source)
-        .bind(reason)
-        .bind(body)
-        .execute(pool)
-        .await?;
+    sqlx::query(
+        "insert into dead_letters (source, reason, body) values ($1, $2, $3)
+         on conflict do nothing",
+    )
+    .bind(source)
+    .bind(reason)
+    .bind(body)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// A record that could not be stored as an event, with where it came from and why.
+#[derive(Debug, Clone, Copy)]
+pub struct DeadLetter<'a> {
+    pub source: &'a str,
+    pub reason: &'a str,
+    pub body: &'a [u8],
+}
+
+/// Keeps many dead letters in one statement; one already kept with the same backfill source and
+/// body is skipped, so a rerun adds nothing.
+pub async fn write_dead_letters(
+    pool: &PgPool,
+    letters: &[DeadLetter<'_>],
+) -> Result<(), sqlx::Error> {
+    if letters.is_empty() {
+        return Ok(());
+    }
+    let sources: Vec<&str> = letters.iter().map(|l| l.source).collect();
+    let reasons: Vec<&str> = letters.iter().map(|l| l.reason).collect();
+    let bodies: Vec<&[u8]> = letters.iter().map(|l| l.body).collect();
+    sqlx::query(
+        "insert into dead_letters (source, reason, body)
+         select * from unnest($1::text[], $2::text[], $3::bytea[])
+         on conflict do nothing",
+    )
+    .bind(sources)
+    .bind(reasons)
+    .bind(bodies)
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
