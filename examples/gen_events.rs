@@ -1,26 +1,33 @@
 //! Synthetic Daily webhooks as NDJSON on stdout, for benchmarks: knock histories
 //! (waiting-participant.joined/left, participant.joined/left) and meetings (started/ended).
 //!
-//! cargo run --release --example gen_events -- --events 200000 [--seed 1] > events.ndjson
+//! cargo run --release --example gen_events -- --events 200000 [--seed 1] [--csv] > events.ndjson
+//!
+//! `--csv` writes the same events as two CSV columns, event id and envelope, for `psql \copy`.
 
 use std::io::{self, BufWriter, Write};
 
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde_json::{Value, json};
 
+struct Arguments {
+    events: usize,
+    seed: u64,
+    csv: bool,
+}
+
 fn main() -> io::Result<()> {
-    let (events, seed) = arguments();
-    let mut rng = StdRng::seed_from_u64(seed);
+    let args = arguments();
+    let mut rng = StdRng::seed_from_u64(args.seed);
     let mut out = BufWriter::with_capacity(1 << 20, io::stdout().lock());
     let mut written = 0;
     let mut index = 0u64;
-    while written < events {
+    while written < args.events {
         for event in history(&mut rng, index) {
-            if written == events {
+            if written == args.events {
                 break;
             }
-            serde_json::to_writer(&mut out, &event)?;
-            out.write_all(b"\n")?;
+            write_event(&mut out, &event, args.csv)?;
             written += 1;
         }
         index += 1;
@@ -28,18 +35,40 @@ fn main() -> io::Result<()> {
     out.flush()
 }
 
-fn arguments() -> (usize, u64) {
+/// One NDJSON line, or one CSV row `"<id>","<envelope>"` with quotes doubled.
+fn write_event(out: &mut impl Write, event: &Value, csv: bool) -> io::Result<()> {
+    let line = event.to_string();
+    if csv {
+        let quote = |s: &str| s.replace('"', "\"\"");
+        let id = event["id"].as_str().unwrap_or_default();
+        writeln!(out, "\"{}\",\"{}\"", quote(id), quote(&line))
+    } else {
+        writeln!(out, "{line}")
+    }
+}
+
+fn arguments() -> Arguments {
     let mut args = std::env::args().skip(1);
-    let (mut events, mut seed) = (200_000, 1);
+    let mut parsed = Arguments {
+        events: 200_000,
+        seed: 1,
+        csv: false,
+    };
     while let Some(flag) = args.next() {
-        let value = args.next().unwrap_or_default();
         match flag.as_str() {
-            "--events" => events = value.parse().expect("--events takes a number"),
-            "--seed" => seed = value.parse().expect("--seed takes a number"),
-            _ => panic!("usage: gen_events [--events N] [--seed S]"),
+            "--events" => parsed.events = number(args.next(), "--events"),
+            "--seed" => parsed.seed = number(args.next(), "--seed"),
+            "--csv" => parsed.csv = true,
+            _ => panic!("usage: gen_events [--events N] [--seed S] [--csv]"),
         }
     }
-    (events, seed)
+    parsed
+}
+
+fn number<T: std::str::FromStr>(value: Option<String>, flag: &str) -> T {
+    value
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{flag} takes a number"))
 }
 
 fn envelope(event_type: &str, id: String, event_ts: f64, payload: Value) -> Value {

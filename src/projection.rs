@@ -4,7 +4,10 @@
 //! for a slot the smaller slot key wins. The same rule merges a batch in memory and merges with
 //! stored rows in SQL, so any order and any repetition of events gives the same rows.
 
-use std::{collections::HashMap, sync::LazyLock};
+use std::{
+    collections::{BTreeMap, btree_map::Entry},
+    sync::LazyLock,
+};
 
 use sqlx::{PgConnection, postgres::PgArguments, query::Query};
 
@@ -218,11 +221,12 @@ pub async fn clear(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
 
 /// Upserts the facts of a batch: merged in memory first (one row per key), then with stored rows.
 pub async fn apply(conn: &mut PgConnection, facts: Vec<Fact>) -> Result<(), sqlx::Error> {
-    let mut rows: HashMap<(&str, Vec<String>), Fact> = HashMap::new();
+    // Sorted, so concurrent batches lock rows in the same order and cannot deadlock.
+    let mut rows: BTreeMap<(&str, Vec<String>), Fact> = BTreeMap::new();
     for fact in facts {
         match rows.entry((fact.table.name, fact.key.clone())) {
-            std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().merge(fact),
-            std::collections::hash_map::Entry::Vacant(e) => {
+            Entry::Occupied(mut e) => e.get_mut().merge(fact),
+            Entry::Vacant(e) => {
                 e.insert(fact);
             }
         }
@@ -362,7 +366,10 @@ mod tests {
             ),
             "{sql}"
         );
-        assert!(sql.contains("$8::text[]) as r(") && !sql.contains("$9"), "{sql}");
+        assert!(
+            sql.contains("$8::text[]) as r(") && !sql.contains("$9"),
+            "{sql}"
+        );
         assert!(
             sql.contains("room = case when coalesce(excluded.attrs_key <= t.attrs_key"),
             "{sql}"

@@ -83,7 +83,9 @@ async fn write_in_transaction(
     events: &[Event],
 ) -> Result<Vec<Outcome>, sqlx::Error> {
     let first_index = first_occurrences(events);
-    let unique: Vec<&Event> = first_index.iter().map(|&i| &events[i]).collect();
+    let mut unique: Vec<&Event> = first_index.iter().map(|&i| &events[i]).collect();
+    // Inserted in id order, so concurrent batches lock ids in the same order and cannot deadlock.
+    unique.sort_unstable_by(|a, b| a.id.cmp(&b.id));
     let projected: Vec<Result<Option<Fact>, String>> =
         unique.iter().map(|e| projection::facts(e)).collect();
     let mut tx = pool.begin().await?;
