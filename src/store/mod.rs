@@ -1,5 +1,7 @@
 //! The one writer of events: idempotent raw insert and projection, in one transaction per batch.
 
+mod raw;
+
 use std::collections::HashSet;
 
 use sqlx::{PgConnection, PgPool};
@@ -89,8 +91,8 @@ async fn write_in_transaction(
     let projected: Vec<Result<Option<Fact>, String>> =
         unique.iter().map(|e| projection::facts(e)).collect();
     let mut tx = pool.begin().await?;
-    let inserted = insert_raw(&mut tx, &unique, &projected).await?;
-    let mut facts = Vec::with_capacity(inserted.len());
+    let inserted = raw::insert(&mut tx, &unique, &projected).await?;
+    let mut facts = Vec::with_capacity(unique.len());
     for (event, fact) in unique.iter().zip(projected) {
         if !inserted.contains(event.id.as_str()) {
             continue;
@@ -123,40 +125,6 @@ fn first_occurrences(events: &[Event]) -> Vec<usize> {
     (0..events.len())
         .filter(|&i| seen.insert(events[i].id.as_str()))
         .collect()
-}
-
-/// Inserts raw rows, skipping ids already stored; returns the ids that were new.
-async fn insert_raw(
-    conn: &mut PgConnection,
-    events: &[&Event],
-    projected: &[Result<Option<Fact>, String>],
-) -> Result<HashSet<String>, sqlx::Error> {
-    let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
-    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
-    let versions: Vec<Option<&str>> = events.iter().map(|e| e.version.as_deref()).collect();
-    let timestamps: Vec<Option<f64>> = events.iter().map(|e| e.event_ts).collect();
-    let bodies: Vec<&str> = events.iter().map(|e| e.raw.as_str()).collect();
-    let errors: Vec<Option<&str>> = projected
-        .iter()
-        .map(|p| p.as_ref().err().map(String::as_str))
-        .collect();
-    let inserted: Vec<String> = sqlx::query_scalar(
-        "insert into webhook_events (event_id, event_type, version, event_ts, body, projection_error)
-         select e.id, e.typ, e.ver, to_timestamp(e.ts), e.body::jsonb, e.err
-         from unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::text[], $6::text[])
-              as e(id, typ, ver, ts, body, err)
-         on conflict (event_id) do nothing
-         returning event_id",
-    )
-    .bind(ids)
-    .bind(types)
-    .bind(versions)
-    .bind(timestamps)
-    .bind(bodies)
-    .bind(errors)
-    .fetch_all(conn)
-    .await?;
-    Ok(inserted.into_iter().collect())
 }
 
 /// Keeps an authentic body we could not use, with the reason (once per backfill source and body).
