@@ -1,3 +1,4 @@
+mod backfill;
 mod daily;
 mod docs;
 mod drift;
