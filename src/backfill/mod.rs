@@ -4,6 +4,7 @@ pub mod reader;
 pub mod records;
 pub mod report;
 pub mod sources;
+pub mod values;
 pub mod writer;
 
 use std::{
