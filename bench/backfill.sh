@@ -28,6 +28,8 @@ while [ $# -gt 0 ]; do
 done
 
 PG_URL="${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}"
+# Quiet psql's notices ("database ... does not exist, skipping").
+export PGOPTIONS="-c client_min_messages=warning"
 if [ ! -x /usr/bin/time ]; then
   echo "GNU time is missing: install it with 'apt-get install -y time'" >&2
   exit 69
