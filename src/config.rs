@@ -41,6 +41,23 @@ pub enum Command {
     Migrate,
     /// Rebuild the knock tables from the stored raw events (after an upgrade changes the projection).
     Reproject(ReprojectArgs),
+    /// Load saved webhooks (NDJSON, JSON arrays, one envelope per file; gzip or zstd) like live ones.
+    Backfill(BackfillArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BackfillArgs {
+    /// Files or directories to load (directories are walked in sorted order); `-` reads stdin.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<std::path::PathBuf>,
+
+    /// Events stored per transaction.
+    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub batch_size: u32,
+
+    /// Read and validate everything, write nothing, and say what would be stored.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -1,5 +1,6 @@
 #![forbid(unsafe_code)]
 
+pub mod backfill;
 pub mod config;
 pub mod db;
 pub mod drainer;

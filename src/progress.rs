@@ -64,6 +64,19 @@ impl Progress {
         }
     }
 
+    /// Moves to an absolute position, for callers that count a total rather than increments.
+    pub fn set_position(&mut self, done: u64) {
+        self.advance(done.saturating_sub(self.done));
+    }
+
+    /// Prints a line above the bar (or to stderr when there is none) without garbling it.
+    pub fn println(&self, line: String) {
+        match &self.bar {
+            Some(bar) => bar.println(line),
+            None => eprintln!("{line}"),
+        }
+    }
+
     pub fn set_message(&self, message: String) {
         if let Some(bar) = &self.bar {
             bar.set_message(message);

@@ -4,7 +4,7 @@
 //! for a slot the smaller slot key wins. The same rule merges a batch in memory and merges with
 //! stored rows in SQL, so any order and any repetition of events gives the same rows.
 
-use std::{collections::HashMap, sync::LazyLock};
+use std::sync::LazyLock;
 
 use sqlx::{PgConnection, postgres::PgArguments, query::Query};
 
@@ -217,19 +217,19 @@ pub async fn clear(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
 }
 
 /// Upserts the facts of a batch: merged in memory first (one row per key), then with stored rows.
-pub async fn apply(conn: &mut PgConnection, facts: Vec<Fact>) -> Result<(), sqlx::Error> {
-    let mut rows: HashMap<(&str, Vec<String>), Fact> = HashMap::new();
+pub async fn apply(conn: &mut PgConnection, mut facts: Vec<Fact>) -> Result<(), sqlx::Error> {
+    // Sorted, so concurrent batches lock rows in the same order and cannot deadlock.
+    facts.sort_by(|a, b| (a.table.name, &a.key).cmp(&(b.table.name, &b.key)));
+    let mut rows: Vec<Fact> = Vec::with_capacity(facts.len());
     for fact in facts {
-        match rows.entry((fact.table.name, fact.key.clone())) {
-            std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().merge(fact),
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(fact);
-            }
+        match rows.last_mut() {
+            Some(last) if last.table == fact.table && last.key == fact.key => last.merge(fact),
+            _ => rows.push(fact),
         }
     }
     for (table, sql) in TABLES.iter().zip(UPSERTS.iter()) {
         let batch: Vec<&Fact> = rows
-            .values()
+            .iter()
             .filter(|f| std::ptr::eq(f.table, *table))
             .collect();
         if !batch.is_empty() {

@@ -64,8 +64,7 @@ pub async fn fresh_database() -> (DatabaseUrl, String) {
     let admin = admin_url();
     connect_admin(&admin).await.close().await.ok();
     let db_name = format!("lobbylog_test_{}", uuid::Uuid::new_v4().simple());
-    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
-    let url = DatabaseUrl::from_str(&format!("{base}/{db_name}")).unwrap();
+    let url = DatabaseUrl::from_str(&database_url(&admin, &db_name)).unwrap();
     db::ensure_database(&url)
         .await
         .expect("creating the test database");
@@ -73,6 +72,12 @@ pub async fn fresh_database() -> (DatabaseUrl, String) {
         .await
         .expect("migrating the test database");
     (url, db_name)
+}
+
+/// The URL of database `db_name` on the server of `admin`.
+pub fn database_url(admin: &str, db_name: &str) -> String {
+    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin);
+    format!("{base}/{db_name}")
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -184,6 +189,11 @@ impl TestApp {
             .depth
             .records
             .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The URL of this app's database, for running the `lobbylog` binary against it.
+    pub fn database_url(&self) -> String {
+        database_url(&self.admin_url, &self.db_name)
     }
 
     pub async fn count(&self, table: &str) -> i64 {

@@ -1,4 +1,5 @@
 mod analytics;
+mod backfill;
 mod batching;
 mod daily;
 mod docs;

@@ -1,5 +1,7 @@
 //! The one writer of events: idempotent raw insert and projection, in one transaction per batch.
 
+mod raw;
+
 use std::collections::HashSet;
 
 use sqlx::{PgConnection, PgPool};
@@ -83,12 +85,14 @@ async fn write_in_transaction(
     events: &[Event],
 ) -> Result<Vec<Outcome>, sqlx::Error> {
     let first_index = first_occurrences(events);
-    let unique: Vec<&Event> = first_index.iter().map(|&i| &events[i]).collect();
+    let mut unique: Vec<&Event> = first_index.iter().map(|&i| &events[i]).collect();
+    // Inserted in id order, so concurrent batches lock ids in the same order and cannot deadlock.
+    unique.sort_unstable_by(|a, b| a.id.cmp(&b.id));
     let projected: Vec<Result<Option<Fact>, String>> =
         unique.iter().map(|e| projection::facts(e)).collect();
     let mut tx = pool.begin().await?;
-    let inserted = insert_raw(&mut tx, &unique, &projected).await?;
-    let mut facts = Vec::with_capacity(inserted.len());
+    let inserted = raw::insert(&mut tx, &unique, &projected).await?;
+    let mut facts = Vec::with_capacity(unique.len());
     for (event, fact) in unique.iter().zip(projected) {
         if !inserted.contains(event.id.as_str()) {
             continue;
@@ -123,53 +127,55 @@ fn first_occurrences(events: &[Event]) -> Vec<usize> {
         .collect()
 }
 
-/// Inserts raw rows, skipping ids already stored; returns the ids that were new.
-async fn insert_raw(
-    conn: &mut PgConnection,
-    events: &[&Event],
-    projected: &[Result<Option<Fact>, String>],
-) -> Result<HashSet<String>, sqlx::Error> {
-    let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
-    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
-    let versions: Vec<Option<&str>> = events.iter().map(|e| e.version.as_deref()).collect();
-    let timestamps: Vec<Option<f64>> = events.iter().map(|e| e.event_ts).collect();
-    let bodies: Vec<&str> = events.iter().map(|e| e.raw.as_str()).collect();
-    let errors: Vec<Option<&str>> = projected
-        .iter()
-        .map(|p| p.as_ref().err().map(String::as_str))
-        .collect();
-    let inserted: Vec<String> = sqlx::query_scalar(
-        "insert into webhook_events (event_id, event_type, version, event_ts, body, projection_error)
-         select e.id, e.typ, e.ver, to_timestamp(e.ts), e.body::jsonb, e.err
-         from unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::text[], $6::text[])
-              as e(id, typ, ver, ts, body, err)
-         on conflict (event_id) do nothing
-         returning event_id",
-    )
-    .bind(ids)
-    .bind(types)
-    .bind(versions)
-    .bind(timestamps)
-    .bind(bodies)
-    .bind(errors)
-    .fetch_all(conn)
-    .await?;
-    Ok(inserted.into_iter().collect())
-}
-
-/// Keeps an authentic body we could not use, with the reason.
+/// Keeps an authentic body we could not use, with the reason (once per backfill source and body).
 pub async fn write_dead_letter(
     pool: &PgPool,
     source: &str,
     reason: &str,
     body: &[u8],
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("insert into dead_letters (source, reason, body) values ($1, $2, $3)")
-        .bind(source)
-        .bind(reason)
-        .bind(body)
-        .execute(pool)
-        .await?;
+    sqlx::query(
+        "insert into dead_letters (source, reason, body) values ($1, $2, $3)
+         on conflict do nothing",
+    )
+    .bind(source)
+    .bind(reason)
+    .bind(body)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// A record that could not be stored as an event, with where it came from and why.
+#[derive(Debug, Clone, Copy)]
+pub struct DeadLetter<'a> {
+    pub source: &'a str,
+    pub reason: &'a str,
+    pub body: &'a [u8],
+}
+
+/// Keeps many dead letters in one statement; one already kept with the same backfill source and
+/// body is skipped, so a rerun adds nothing.
+pub async fn write_dead_letters(
+    pool: &PgPool,
+    letters: &[DeadLetter<'_>],
+) -> Result<(), sqlx::Error> {
+    if letters.is_empty() {
+        return Ok(());
+    }
+    let sources: Vec<&str> = letters.iter().map(|l| l.source).collect();
+    let reasons: Vec<&str> = letters.iter().map(|l| l.reason).collect();
+    let bodies: Vec<&[u8]> = letters.iter().map(|l| l.body).collect();
+    sqlx::query(
+        "insert into dead_letters (source, reason, body)
+         select * from unnest($1::text[], $2::text[], $3::bytea[])
+         on conflict do nothing",
+    )
+    .bind(sources)
+    .bind(reasons)
+    .bind(bodies)
+    .execute(pool)
+    .await?;
     Ok(())
 }
 

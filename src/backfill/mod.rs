@@ -1,0 +1,78 @@
+//! `lobbylog backfill`: load saved webhook archives through the same store as live events.
+
+pub mod reader;
+pub mod records;
+pub mod report;
+pub mod sources;
+pub mod values;
+pub mod writer;
+
+use std::{
+    process::ExitCode,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Instant,
+};
+
+use anyhow::Context;
+use sqlx::PgPool;
+use tokio::sync::Notify;
+
+use self::{report::Report, writer::Writer};
+use crate::{
+    config::{BackfillArgs, GlobalArgs},
+    db,
+    progress::Progress,
+    server,
+};
+
+/// Runs the subcommand: the database first (unless a dry run), then the run, then the summary.
+pub async fn command(global: &GlobalArgs, args: BackfillArgs) -> anyhow::Result<ExitCode> {
+    let pool = match args.dry_run {
+        true => None,
+        false => Some(db::prepare(&global.database_url, writer::WRITERS as u32).await?),
+    };
+    let report = run(pool, &args).await?;
+    println!("{report}");
+    Ok(ExitCode::from(report.exit_code()))
+}
+
+/// Reads every input of `args` and stores its events (writes nothing when `pool` is `None`).
+/// Stops reading on SIGINT or SIGTERM, once the batches in flight have committed.
+pub async fn run(pool: Option<PgPool>, args: &BackfillArgs) -> anyhow::Result<Report> {
+    let started = Instant::now();
+    let inputs = sources::expand(&args.paths)?;
+    let mut progress = Progress::new("backfill", sources::total_bytes(&inputs), true);
+    let stop = Arc::new(AtomicBool::new(false));
+    let interrupted = Arc::new(Notify::new());
+    let watcher = tokio::spawn(watch_signals(stop.clone(), interrupted.clone()));
+    let mut chunks = reader::spawn(inputs, args.batch_size as usize, stop.clone())
+        .context("cannot start the reader thread")?;
+    let mut writer = Writer::new(pool, &mut progress);
+    loop {
+        let chunk = tokio::select! {
+            biased;
+            () = interrupted.notified() => None,
+            chunk = chunks.recv() => chunk,
+        };
+        match chunk {
+            Some(chunk) if !stop.load(Ordering::Relaxed) => writer.write(chunk).await?,
+            _ => break,
+        }
+    }
+    writer.finish().await?;
+    watcher.abort();
+    let mut report = writer.report;
+    report.interrupted = stop.load(Ordering::Relaxed);
+    report.elapsed = started.elapsed();
+    progress.finish();
+    Ok(report)
+}
+
+async fn watch_signals(stop: Arc<AtomicBool>, interrupted: Arc<Notify>) {
+    server::shutdown_signal().await;
+    stop.store(true, Ordering::Relaxed);
+    interrupted.notify_one();
+}

@@ -1,0 +1,164 @@
+//! The reading side, on a thread of its own: inputs into parsed events and rejects, handed to the
+//! writer in chunks through a bounded channel, so parsing overlaps with database writes.
+
+use std::{
+    fmt,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+};
+
+use tokio::sync::mpsc;
+
+use super::{
+    records::{self, MAX_RECORD, Record},
+    sources::{self, Counter, Input},
+};
+use crate::event::{self, Event, Parsed};
+
+/// Chunks waiting for the writer; with the one being written and the one being read, this
+/// bounds memory to a few batches.
+const QUEUED_CHUNKS: usize = 2;
+
+/// Where a record starts: the input and the line.
+#[derive(Debug, Clone)]
+pub struct Location {
+    pub file: Arc<str>,
+    pub line: u64,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)
+    }
+}
+
+/// A record that is not a usable envelope.
+#[derive(Debug)]
+pub struct Reject {
+    pub location: Location,
+    pub reason: String,
+    pub body: Vec<u8>,
+}
+
+/// What the reader hands over: up to a batch of events, with whatever else it met meanwhile.
+#[derive(Debug, Default)]
+pub struct Chunk {
+    pub events: Vec<Event>,
+    /// Where each event of `events` starts.
+    pub locations: Vec<Location>,
+    pub rejects: Vec<Reject>,
+    pub probes: u64,
+    /// Inputs read to their end.
+    pub files_done: u64,
+    /// Inputs that could not be opened or read to their end, with the error.
+    pub failures: Vec<(String, String)>,
+    /// Input bytes read so far, all inputs together (before decompression).
+    pub bytes_read: u64,
+}
+
+struct Reader {
+    batch_size: usize,
+    tx: mpsc::Sender<Chunk>,
+    stop: Arc<AtomicBool>,
+    counter: Counter,
+    chunk: Chunk,
+}
+
+/// Starts reading `inputs` on a thread; chunks arrive on the receiver, which ends after the last
+/// input or once `stop` is set. Dropping the receiver stops the reader too.
+pub fn spawn(
+    inputs: Vec<Input>,
+    batch_size: usize,
+    stop: Arc<AtomicBool>,
+) -> std::io::Result<mpsc::Receiver<Chunk>> {
+    let (tx, rx) = mpsc::channel(QUEUED_CHUNKS);
+    let reader = Reader {
+        batch_size,
+        tx,
+        stop,
+        counter: Counter::default(),
+        chunk: Chunk::default(),
+    };
+    // A plain thread, not spawn_blocking: a read blocked on stdin must not hold up the exit.
+    std::thread::Builder::new()
+        .name("backfill-reader".into())
+        .spawn(move || reader.run(&inputs))?;
+    Ok(rx)
+}
+
+impl Reader {
+    fn run(mut self, inputs: &[Input]) {
+        for input in inputs {
+            if self.stopped() {
+                return;
+            }
+            let name = input.to_string();
+            match self.read_input(input, &name) {
+                Ok(()) => self.chunk.files_done += 1,
+                Err(e) => self.chunk.failures.push((name, e.to_string())),
+            }
+        }
+        self.send();
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    fn read_input(&mut self, input: &Input, name: &str) -> std::io::Result<()> {
+        let file: Arc<str> = Arc::from(name);
+        let mut records = records::open(sources::open(input, &self.counter)?)?;
+        while let Some(record) = records.next_record()? {
+            take(&mut self.chunk, record, &file);
+            if self.chunk.events.len() >= self.batch_size
+                || self.chunk.rejects.len() >= self.batch_size
+            {
+                self.send();
+            }
+            if self.stopped() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Hands the chunk over, waiting while the writer is behind; stops if the writer is gone.
+    fn send(&mut self) {
+        let mut chunk = std::mem::take(&mut self.chunk);
+        chunk.bytes_read = self.counter.get();
+        if self.tx.blocking_send(chunk).is_err() {
+            self.stop.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Parses one record into the chunk: an event, a probe or a reject.
+fn take(chunk: &mut Chunk, record: Record<'_>, file: &Arc<str>) {
+    let location = Location {
+        file: file.clone(),
+        line: record.line,
+    };
+    let parsed = if record.too_large {
+        Err(format!(
+            "record is larger than {} MiB; its first {} MiB are kept",
+            MAX_RECORD >> 20,
+            MAX_RECORD >> 20
+        ))
+    } else {
+        event::parse(record.bytes).map_err(|rejection| rejection.0)
+    };
+    match parsed {
+        Ok(Parsed::Probe) => chunk.probes += 1,
+        Ok(Parsed::Event(event)) => {
+            chunk.events.push(event);
+            chunk.locations.push(location);
+        }
+        Err(reason) => chunk.rejects.push(Reject {
+            location,
+            reason,
+            body: record.bytes.to_vec(),
+        }),
+    }
+}

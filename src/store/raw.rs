@@ -1,0 +1,180 @@
+//! The raw insert into `webhook_events`: bound arrays for a few events, COPY for many.
+
+use std::collections::HashSet;
+
+use sqlx::PgConnection;
+
+use crate::{event::Event, projection::Fact};
+
+/// From this many events on, a batch goes through COPY; below, one statement with arrays is
+/// cheaper than creating the staging table.
+const COPY_FROM: usize = 64;
+
+/// Which events of a batch were new.
+pub enum Inserted {
+    All,
+    Only(HashSet<String>),
+}
+
+impl Inserted {
+    pub fn contains(&self, id: &str) -> bool {
+        match self {
+            Self::All => true,
+            Self::Only(ids) => ids.contains(id),
+        }
+    }
+}
+
+/// Inserts raw rows, skipping ids already stored; says which were new.
+pub async fn insert(
+    conn: &mut PgConnection,
+    events: &[&Event],
+    projected: &[Result<Option<Fact>, String>],
+) -> Result<Inserted, sqlx::Error> {
+    let errors: Vec<Option<&str>> = projected
+        .iter()
+        .map(|p| p.as_ref().err().map(String::as_str))
+        .collect();
+    if events.len() >= COPY_FROM {
+        insert_by_copy(conn, events, &errors).await
+    } else {
+        insert_by_arrays(conn, events, &errors).await
+    }
+}
+
+async fn insert_by_arrays(
+    conn: &mut PgConnection,
+    events: &[&Event],
+    errors: &[Option<&str>],
+) -> Result<Inserted, sqlx::Error> {
+    let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    let versions: Vec<Option<&str>> = events.iter().map(|e| e.version.as_deref()).collect();
+    let timestamps: Vec<Option<f64>> = events.iter().map(|e| e.event_ts).collect();
+    let bodies: Vec<&str> = events.iter().map(|e| e.raw.as_str()).collect();
+    let inserted: Vec<String> = sqlx::query_scalar(
+        "insert into webhook_events (event_id, event_type, version, event_ts, body, projection_error)
+         select e.id, e.typ, e.ver, to_timestamp(e.ts), e.body::jsonb, e.err
+         from unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::text[], $6::text[])
+              as e(id, typ, ver, ts, body, err)
+         on conflict (event_id) do nothing
+         returning event_id",
+    )
+    .bind(ids)
+    .bind(types)
+    .bind(versions)
+    .bind(timestamps)
+    .bind(bodies)
+    .bind(errors)
+    .fetch_all(conn)
+    .await?;
+    Ok(Inserted::Only(inserted.into_iter().collect()))
+}
+
+/// COPY straight into `webhook_events`, the fast path when no id of the batch is stored yet.
+/// If one is (a rerun, a repeat in the archive, the live intake), the COPY is undone to a
+/// savepoint and the batch goes through a staging table and `on conflict do nothing`.
+async fn insert_by_copy(
+    conn: &mut PgConnection,
+    events: &[&Event],
+    errors: &[Option<&str>],
+) -> Result<Inserted, sqlx::Error> {
+    let rows = copy_rows(events, errors);
+    sqlx::query("savepoint direct_copy")
+        .execute(&mut *conn)
+        .await?;
+    match copy(conn, "webhook_events", &rows).await {
+        Ok(()) => {
+            sqlx::query("release savepoint direct_copy")
+                .execute(&mut *conn)
+                .await?;
+            return Ok(Inserted::All);
+        }
+        // unique_violation: some id is stored already.
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("23505") => {
+            sqlx::query("rollback to savepoint direct_copy")
+                .execute(&mut *conn)
+                .await?;
+        }
+        Err(e) => return Err(e),
+    }
+    insert_by_staging(conn, &rows).await
+}
+
+async fn insert_by_staging(conn: &mut PgConnection, rows: &[u8]) -> Result<Inserted, sqlx::Error> {
+    sqlx::query(
+        "create temp table webhook_events_staging (
+             event_id text, event_type text, version text, event_ts timestamptz, body jsonb,
+             projection_error text
+         ) on commit drop",
+    )
+    .execute(&mut *conn)
+    .await?;
+    copy(conn, "webhook_events_staging", rows).await?;
+    let inserted: Vec<String> = sqlx::query_scalar(
+        "insert into webhook_events (event_id, event_type, version, event_ts, body, projection_error)
+         select event_id, event_type, version, event_ts, body, projection_error
+         from webhook_events_staging
+         on conflict (event_id) do nothing
+         returning event_id",
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(Inserted::Only(inserted.into_iter().collect()))
+}
+
+async fn copy(conn: &mut PgConnection, table: &str, rows: &[u8]) -> Result<(), sqlx::Error> {
+    let statement = format!(
+        "copy {table} (event_id, event_type, version, event_ts, body, projection_error) \
+         from stdin with (format binary)"
+    );
+    let mut copy_in = conn.copy_in_raw(&statement).await?;
+    if let Err(e) = copy_in.send(rows).await {
+        copy_in.abort(e.to_string()).await?;
+        return Err(e);
+    }
+    copy_in.finish().await.map(|_| ())
+}
+
+/// Seconds between the Unix epoch and Postgres' (2000-01-01).
+const POSTGRES_EPOCH: f64 = 946_684_800.0;
+
+/// The rows in COPY's binary format, columns as in [`copy`].
+fn copy_rows(events: &[&Event], errors: &[Option<&str>]) -> Vec<u8> {
+    let size: usize = events.iter().map(|e| e.raw.len() + e.id.len() + 96).sum();
+    let mut out = Vec::with_capacity(size + 32);
+    out.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+    out.extend_from_slice(&[0; 8]); // flags, header extension length
+    for (event, error) in events.iter().zip(errors) {
+        out.extend_from_slice(&6i16.to_be_bytes());
+        push_text(&mut out, Some(&event.id));
+        push_text(&mut out, Some(&event.event_type));
+        push_text(&mut out, event.version.as_deref());
+        match event.event_ts {
+            // As Postgres' to_timestamp(float8) computes it, so both paths store the same instant.
+            Some(ts) => {
+                let micros = ((ts - POSTGRES_EPOCH) * 1e6).round_ties_even() as i64;
+                out.extend_from_slice(&8i32.to_be_bytes());
+                out.extend_from_slice(&micros.to_be_bytes());
+            }
+            None => out.extend_from_slice(&(-1i32).to_be_bytes()),
+        }
+        // jsonb's binary form: format version 1, then the JSON text.
+        out.extend_from_slice(&(event.raw.len() as i32 + 1).to_be_bytes());
+        out.push(1);
+        out.extend_from_slice(event.raw.as_bytes());
+        push_text(&mut out, *error);
+    }
+    out.extend_from_slice(&(-1i16).to_be_bytes());
+    out
+}
+
+fn push_text(out: &mut Vec<u8>, value: Option<&str>) {
+    match value {
+        Some(text) => {
+            out.extend_from_slice(&(text.len() as i32).to_be_bytes());
+            out.extend_from_slice(text.as_bytes());
+        }
+        None => out.extend_from_slice(&(-1i32).to_be_bytes()),
+    }
+}
