@@ -35,15 +35,16 @@ impl Outcome {
 /// Stores a batch in one transaction and returns each event's outcome, in input order.
 ///
 /// If Postgres refuses the batch because of one event's data, the events are retried one by one
-/// so that a single bad event cannot fail its neighbours; the bad one is dead-lettered.
-/// Connection-level errors are returned: nothing of the batch was committed.
+/// so that a single bad event cannot fail its neighbours; the bad one is dead-lettered. Any other
+/// error (connection lost, deadlock, shutdown, a schema this binary does not expect) is returned:
+/// nothing of the batch was committed, and the caller keeps the events for later.
 pub async fn write_batch(
     pool: &PgPool,
     source: &str,
     events: &[Event],
 ) -> Result<Vec<Outcome>, sqlx::Error> {
     match write_in_transaction(pool, events).await {
-        Err(sqlx::Error::Database(e)) if events.len() > 1 => {
+        Err(e) if refuses_data(&e) && events.len() > 1 => {
             tracing::warn!(error = %e, batch = events.len(), "batch refused, retrying one by one");
             let mut outcomes = Vec::with_capacity(events.len());
             for event in events {
@@ -51,17 +52,27 @@ pub async fn write_batch(
             }
             Ok(outcomes)
         }
-        Err(sqlx::Error::Database(e)) if events.len() == 1 => {
+        Err(e) if refuses_data(&e) => {
             dead_letter_refused(pool, source, &events[0], &e.to_string()).await
         }
         other => other,
     }
 }
 
+/// Whether Postgres refused the data itself (data exception, constraint, size limit), as
+/// opposed to not being able to take any write right now.
+fn refuses_data(error: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(e) = error else {
+        return false;
+    };
+    e.code()
+        .is_some_and(|code| matches!(code.get(..2), Some("22" | "23" | "54")))
+}
+
 async fn write_one(pool: &PgPool, source: &str, event: &Event) -> Result<Outcome, sqlx::Error> {
     match write_in_transaction(pool, std::slice::from_ref(event)).await {
         Ok(outcomes) => Ok(outcomes[0]),
-        Err(sqlx::Error::Database(e)) => {
+        Err(e) if refuses_data(&e) => {
             Ok(dead_letter_refused(pool, source, event, &e.to_string()).await?[0])
         }
         Err(e) => Err(e),

@@ -108,3 +108,44 @@ async fn with_group_commit_off_each_request_commits_alone_with_the_same_results(
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn an_id_too_long_for_the_index_is_dead_lettered_with_200() {
+    let app = spawn_app().await;
+    // Random text: Postgres cannot compress it under the btree entry limit (~2.7 kB).
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+    let id: String = (0..6000)
+        .map(|_| char::from(rng.random_range(b'a'..=b'z')))
+        .collect();
+    let body = daily::envelope("participant.joined", &id, 1.0, serde_json::json!({})).to_string();
+    let response = app.post_signed(body.as_bytes()).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["status"],
+        "dead_lettered"
+    );
+    assert_eq!(app.count("webhook_events").await, 0);
+    assert_eq!(app.count("dead_letters").await, 1);
+}
+
+#[tokio::test]
+async fn a_batch_failing_for_a_reason_other_than_its_data_is_returned_not_dead_lettered() {
+    let app = spawn_app().await;
+    // Stands in for a schema this binary does not expect (or any non-data failure).
+    sqlx::query("alter table webhook_events rename column body to payload_json")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let events: Vec<event::Event> = (0..3).map(|i| parsed(&knock(i))).collect();
+    assert!(
+        store::write_batch(&app.pool, "test", &events)
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        app.count("dead_letters").await,
+        0,
+        "the events must be kept for a retry"
+    );
+}
