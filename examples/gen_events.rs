@@ -7,17 +7,25 @@
 
 use std::io::{self, BufWriter, Write};
 
+use clap::Parser;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde_json::{Value, json};
 
+#[derive(Parser)]
 struct Arguments {
+    /// How many events to write.
+    #[arg(long, default_value_t = 200_000)]
     events: usize,
+    /// Seed of the random histories: the same seed gives the same events.
+    #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Write two CSV columns (event id, envelope) for `psql \copy` instead of NDJSON.
+    #[arg(long)]
     csv: bool,
 }
 
 fn main() -> io::Result<()> {
-    let args = arguments();
+    let args = Arguments::parse();
     let mut rng = StdRng::seed_from_u64(args.seed);
     let mut out = BufWriter::with_capacity(1 << 20, io::stdout().lock());
     let mut written = 0;
@@ -45,30 +53,6 @@ fn write_event(out: &mut impl Write, event: &Value, csv: bool) -> io::Result<()>
     } else {
         writeln!(out, "{line}")
     }
-}
-
-fn arguments() -> Arguments {
-    let mut args = std::env::args().skip(1);
-    let mut parsed = Arguments {
-        events: 200_000,
-        seed: 1,
-        csv: false,
-    };
-    while let Some(flag) = args.next() {
-        match flag.as_str() {
-            "--events" => parsed.events = number(args.next(), "--events"),
-            "--seed" => parsed.seed = number(args.next(), "--seed"),
-            "--csv" => parsed.csv = true,
-            _ => panic!("usage: gen_events [--events N] [--seed S] [--csv]"),
-        }
-    }
-    parsed
-}
-
-fn number<T: std::str::FromStr>(value: Option<String>, flag: &str) -> T {
-    value
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("{flag} takes a number"))
 }
 
 fn envelope(event_type: &str, id: String, event_ts: f64, payload: Value) -> Value {
