@@ -103,6 +103,17 @@ pub fn latest_migration() -> i32 {
         .unwrap_or(0)
 }
 
+/// Whether Postgres answers at all, within 2 seconds.
+pub async fn ping(pool: &PgPool) -> anyhow::Result<()> {
+    tokio::time::timeout(
+        Duration::from_secs(2),
+        sqlx::query("select 1").execute(pool),
+    )
+    .await
+    .context("postgres did not answer within 2 s")??;
+    Ok(())
+}
+
 /// Whether the database answers and carries every migration this binary knows.
 pub async fn check_ready(pool: &PgPool) -> Result<(), String> {
     let applied: Option<i32> =

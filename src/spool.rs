@@ -82,7 +82,11 @@ impl Spool {
         let depth = Arc::new(Depth::default());
         let mut next_seq = 1;
         for segment in segments(dir)? {
-            let records = count_records(&segment.path)?;
+            // An unreadable leftover must not stop the service; the drainer sets it aside.
+            let records = count_records(&segment.path).unwrap_or_else(|e| {
+                tracing::error!(path = %segment.path.display(), error = %e, "unreadable spool segment");
+                0
+            });
             depth.records.fetch_add(records, Ordering::Relaxed);
             depth.bytes.fetch_add(segment.bytes, Ordering::Relaxed);
             next_seq = next_seq.max(segment.seq + 1);
@@ -130,23 +134,42 @@ impl Spool {
         Ok(list)
     }
 
-    /// Removes a drained segment (its events have committed).
-    pub fn remove(&self, segment: &Segment, records: u64) -> io::Result<()> {
-        fs::remove_file(&segment.path)?;
-        self.depth.records.fetch_sub(records, Ordering::Relaxed);
-        self.depth.bytes.fetch_sub(segment.bytes, Ordering::Relaxed);
+    /// Removes a drained segment (its events have committed) or sets aside one that cannot be
+    /// drained (renamed to `<name>.failed`, out of the spool's counts), then updates the depth.
+    pub fn remove(&self, segment: &Segment, records: u64, set_aside: bool) -> io::Result<()> {
+        if set_aside {
+            fs::rename(&segment.path, segment.path.with_extension("failed"))?;
+        } else {
+            fs::remove_file(&segment.path)?;
+        }
+        saturating_sub(&self.depth.records, records);
+        saturating_sub(&self.depth.bytes, segment.bytes);
         refresh_oldest(&self.dir, &self.depth)
+    }
+
+    /// Whether any segment, even an empty one, waits to be drained.
+    pub fn is_empty(&self) -> bool {
+        self.depth.records.load(Ordering::Relaxed) == 0
+            && self.depth.oldest_ms.load(Ordering::Relaxed) == 0
     }
 }
 
-/// The bodies of a segment; a last line without its newline was cut by a crash and never acknowledged.
-pub fn read_segment(path: &Path) -> io::Result<Vec<Vec<u8>>> {
+fn saturating_sub(counter: &AtomicU64, n: u64) {
+    let _ = counter.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+        Some(v.saturating_sub(n))
+    });
+}
+
+/// The bodies of a segment and its count of complete lines; a last line without its newline was
+/// cut by a crash and never acknowledged.
+pub fn read_segment(path: &Path) -> io::Result<(Vec<Vec<u8>>, u64)> {
     let text = fs::read(path)?;
     let complete = match text.iter().rposition(|b| *b == b'\n') {
         Some(end) => &text[..end],
-        None => return Ok(Vec::new()),
+        None => return Ok((Vec::new(), 0)),
     };
-    Ok(complete
+    let lines = complete.iter().filter(|b| **b == b'\n').count() as u64 + 1;
+    let bodies = complete
         .split(|b| *b == b'\n')
         .filter_map(|line| match STANDARD.decode(line) {
             Ok(body) => Some(body),
@@ -155,7 +178,8 @@ pub fn read_segment(path: &Path) -> io::Result<Vec<Vec<u8>>> {
                 None
             }
         })
-        .collect())
+        .collect();
+    Ok((bodies, lines))
 }
 
 fn count_records(path: &Path) -> io::Result<u64> {
@@ -293,8 +317,11 @@ impl Writer {
             }
         }
         let (file, written) = self.active.as_mut().expect("opened above");
-        file.write_all(buffer)?;
-        file.sync_data()?;
+        if let Err(e) = file.write_all(buffer).and_then(|()| file.sync_data()) {
+            // Cut off what this failed group left, so the segment holds only acknowledged lines.
+            let _ = file.set_len(*written).and_then(|()| file.sync_data());
+            return Err(e);
+        }
         *written += buffer.len() as u64;
         if *written >= SEGMENT_BYTES {
             self.active = None;
