@@ -2,7 +2,7 @@
 
 mod raw;
 
-use std::collections::HashSet;
+use std::{collections::HashSet, pin::Pin};
 
 use sqlx::{PgConnection, PgPool};
 
@@ -34,29 +34,46 @@ impl Outcome {
 
 /// Stores a batch in one transaction and returns each event's outcome, in input order.
 ///
-/// If Postgres refuses the batch because of one event's data, the events are retried one by one
-/// so that a single bad event cannot fail its neighbours; the bad one is dead-lettered. Any other
-/// error (connection lost, deadlock, shutdown, a schema this binary does not expect) is returned:
-/// nothing of the batch was committed, and the caller keeps the events for later.
+/// If Postgres refuses the batch because of one event's data, the batch is split in halves until
+/// that event stands alone, so it cannot fail its neighbours (a few transactions, not one per
+/// event); it is then stored raw without its projection, or dead-lettered if even that is
+/// refused. Any other error (connection lost, deadlock, shutdown, a schema this binary does not
+/// expect) is returned: nothing of the batch was committed, and the caller keeps the events.
 pub async fn write_batch(
     pool: &PgPool,
     source: &str,
     events: &[Event],
 ) -> Result<Vec<Outcome>, sqlx::Error> {
-    match write_in_transaction(pool, events).await {
-        Err(e) if refuses_data(&e) && events.len() > 1 => {
-            tracing::warn!(error = %e, batch = events.len(), "batch refused, retrying one by one");
-            let mut outcomes = Vec::with_capacity(events.len());
-            for event in events {
-                outcomes.push(write_one(pool, source, event).await?);
-            }
-            Ok(outcomes)
-        }
+    match write_in_transaction(pool, events, None).await {
         Err(e) if refuses_data(&e) => {
-            dead_letter_refused(pool, source, &events[0], &e.to_string()).await
+            tracing::warn!(error = %e, batch = events.len(), "batch refused, isolating the event");
+            isolate(pool, source, events).await
         }
         other => other,
     }
+}
+
+/// Halves a refused batch until the refused event is alone; the halves are stored in order, so
+/// a repeated id still counts as a duplicate after its first occurrence.
+fn isolate<'a>(
+    pool: &'a PgPool,
+    source: &'a str,
+    events: &'a [Event],
+) -> Pin<Box<dyn Future<Output = Result<Vec<Outcome>, sqlx::Error>> + Send + 'a>> {
+    Box::pin(async move {
+        if let [event] = events {
+            return write_one(pool, source, event).await.map(|o| vec![o]);
+        }
+        let (first, second) = events.split_at(events.len() / 2);
+        let mut outcomes = Vec::with_capacity(events.len());
+        for half in [first, second] {
+            match write_in_transaction(pool, half, None).await {
+                Err(e) if refuses_data(&e) => outcomes.extend(isolate(pool, source, half).await?),
+                other => outcomes.extend(other?),
+            }
+        }
+        Ok(outcomes)
+    })
 }
 
 /// Whether Postgres refused the data itself (data exception, constraint, size limit), as
@@ -69,13 +86,33 @@ fn refuses_data(error: &sqlx::Error) -> bool {
         .is_some_and(|code| matches!(code.get(..2), Some("22" | "23" | "54")))
 }
 
+/// Whether the error says Postgres cannot take writes now (connection, shutdown, resources), as
+/// opposed to something about what was written.
+pub fn is_unavailable(error: &sqlx::Error) -> bool {
+    use sqlx::Error::*;
+    match error {
+        Database(e) => e
+            .code()
+            .is_some_and(|code| matches!(code.get(..2), Some("08" | "53" | "57" | "58"))),
+        Io(_) | Tls(_) | Protocol(_) | PoolTimedOut | PoolClosed | WorkerCrashed => true,
+        _ => false,
+    }
+}
+
+/// One event alone. If Postgres refuses its projection, the raw row is kept with the refusal as
+/// its `projection_error`; only if it refuses the raw row too is the event dead-lettered.
 async fn write_one(pool: &PgPool, source: &str, event: &Event) -> Result<Outcome, sqlx::Error> {
-    match write_in_transaction(pool, std::slice::from_ref(event)).await {
-        Ok(outcomes) => Ok(outcomes[0]),
+    let alone = std::slice::from_ref(event);
+    let refusal = match write_in_transaction(pool, alone, None).await {
+        Err(e) if refuses_data(&e) => e.to_string(),
+        other => return other.map(|outcomes| outcomes[0]),
+    };
+    let unprojected = format!("postgres refused the projection: {refusal}");
+    match write_in_transaction(pool, alone, Some(&unprojected)).await {
         Err(e) if refuses_data(&e) => {
             Ok(dead_letter_refused(pool, source, event, &e.to_string()).await?[0])
         }
-        Err(e) => Err(e),
+        other => other.map(|outcomes| outcomes[0]),
     }
 }
 
@@ -91,16 +128,21 @@ async fn dead_letter_refused(
     Ok(vec![Outcome::DeadLettered])
 }
 
+/// The raw insert and the projection of the new events, in one transaction; with `unprojected`,
+/// the events are stored raw with that as their projection error.
 async fn write_in_transaction(
     pool: &PgPool,
     events: &[Event],
+    unprojected: Option<&str>,
 ) -> Result<Vec<Outcome>, sqlx::Error> {
     let first_index = first_occurrences(events);
     let mut unique: Vec<&Event> = first_index.iter().map(|&i| &events[i]).collect();
     // Inserted in id order, so concurrent batches lock ids in the same order and cannot deadlock.
     unique.sort_unstable_by(|a, b| a.id.cmp(&b.id));
-    let projected: Vec<Result<Option<Fact>, String>> =
-        unique.iter().map(|e| projection::facts(e)).collect();
+    let projected: Vec<Result<Option<Fact>, String>> = match unprojected {
+        None => unique.iter().map(|e| projection::facts(e)).collect(),
+        Some(reason) => unique.iter().map(|_| Err(reason.to_owned())).collect(),
+    };
     let mut tx = pool.begin().await?;
     let inserted = raw::insert(&mut tx, &unique, &projected).await?;
     let mut facts = Vec::with_capacity(unique.len());
@@ -138,23 +180,22 @@ fn first_occurrences(events: &[Event]) -> Vec<usize> {
         .collect()
 }
 
-/// Keeps an authentic body we could not use, with the reason (once per backfill source and body).
+/// Keeps an authentic body we could not use, with the reason.
 pub async fn write_dead_letter(
     pool: &PgPool,
     source: &str,
     reason: &str,
     body: &[u8],
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "insert into dead_letters (source, reason, body) values ($1, $2, $3)
-         on conflict do nothing",
+    write_dead_letters(
+        pool,
+        &[DeadLetter {
+            source,
+            reason,
+            body,
+        }],
     )
-    .bind(source)
-    .bind(reason)
-    .bind(body)
-    .execute(pool)
-    .await?;
-    Ok(())
+    .await
 }
 
 /// A record that could not be stored as an event, with where it came from and why.
@@ -165,8 +206,8 @@ pub struct DeadLetter<'a> {
     pub body: &'a [u8],
 }
 
-/// Keeps many dead letters in one statement; one already kept with the same backfill source and
-/// body is skipped, so a rerun adds nothing.
+/// Keeps many dead letters in one statement. Except for the intake's, one already kept with the
+/// same source and body is skipped, so a backfill rerun or a replayed spool segment adds nothing.
 pub async fn write_dead_letters(
     pool: &PgPool,
     letters: &[DeadLetter<'_>],

@@ -88,7 +88,7 @@ pub fn secrets(list: &[&str]) -> Arc<[WebhookSecret]> {
     list.iter().map(|s| s.parse().unwrap()).collect()
 }
 
-/// What the service runs with by default in tests; `spool_dir` is replaced by a temporary one.
+/// What the service runs with by default in tests; `start` points `spool_dir` at a temporary one.
 pub fn test_settings() -> Settings {
     Settings {
         verification: Verification::Secrets(secrets(&[SECRET])),
@@ -122,8 +122,8 @@ pub async fn start(
 ) -> TestApp {
     let spool_dir = tempfile::tempdir().unwrap();
     let mut settings = test_settings();
-    configure(&mut settings);
     settings.spool_dir = spool_dir.path().to_owned();
+    configure(&mut settings);
     let state = AppState::start(pool.clone(), settings).expect("starting the app");
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());

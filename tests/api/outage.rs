@@ -1,5 +1,6 @@
 //! Postgres outages and stalls: every authentic event gets 200 and lands exactly once.
 
+use lobbylog::store::{self, DeadLetter};
 use serde_json::Value;
 
 use crate::{
@@ -208,4 +209,71 @@ async fn metrics_count_events_requests_batches_and_the_spool() {
         );
     }
     assert!(text.contains("lobbylog_commit_seconds_bucket"), "{text}");
+}
+
+/// A spool segment as the writer lays it out: one base64 body per line.
+fn segment(bodies: &[&[u8]]) -> String {
+    use base64::Engine;
+    bodies
+        .iter()
+        .map(|b| base64::engine::general_purpose::STANDARD.encode(b) + "\n")
+        .collect()
+}
+
+#[tokio::test]
+async fn a_spool_left_by_an_earlier_run_is_drained_at_start_without_repeated_dead_letters() {
+    let dir = tempfile::tempdir().unwrap();
+    let event = fixture("meeting.started__1.json");
+    let content = segment(&[&event, b"not json", br#"{"test":"test"}"#]);
+    std::fs::write(
+        dir.path().join("000000000007-1700000000000.spool"),
+        &content,
+    )
+    .unwrap();
+    // A segment that cannot be read at all must not hold back the others.
+    std::fs::create_dir(dir.path().join("000000000003-1600000000000.spool")).unwrap();
+
+    let app = crate::helpers::spawn_app_with(|s| s.spool_dir = dir.path().to_owned()).await;
+    assert!(
+        eventually(10, || async {
+            app.spooled() == 0 && app.state.spool.is_empty()
+        })
+        .await
+    );
+    assert_eq!(count_events(&app.pool).await, 1);
+    let sources: Vec<String> = sqlx::query_scalar("select source from dead_letters")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        sources,
+        vec!["spool:000000000007-1700000000000.spool:2".to_owned()]
+    );
+    assert!(
+        dir.path()
+            .join("000000000003-1600000000000.failed")
+            .is_dir(),
+        "the unreadable segment is set aside"
+    );
+
+    // As after a crash between commit and delete, the same dead letter again adds nothing...
+    let again = DeadLetter {
+        source: "spool:000000000007-1700000000000.spool:2",
+        reason: "again",
+        body: b"not json",
+    };
+    store::write_dead_letters(&app.pool, &[again])
+        .await
+        .unwrap();
+    assert_eq!(app.count("dead_letters").await, 1);
+    // ...while the intake keeps every bad request it receives.
+    let intake = DeadLetter {
+        source: "intake",
+        reason: "r",
+        body: b"x",
+    };
+    store::write_dead_letters(&app.pool, &[intake, intake])
+        .await
+        .unwrap();
+    assert_eq!(app.count("dead_letters").await, 3);
 }
