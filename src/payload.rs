@@ -100,6 +100,10 @@ fn epoch(payload: &Value, key: &str) -> Result<Option<f64>, String> {
     }
 }
 
+/// Longest duration taken as real: ten years. Beyond it, `joined_at + duration` could leave the
+/// range of a timestamp.
+const MAX_SECONDS: f64 = 10.0 * 365.0 * 86_400.0;
+
 /// A non-negative number of seconds, as a number or numeric string.
 fn seconds(payload: &Value, key: &str) -> Result<Option<f64>, String> {
     let parsed = match payload.get(key) {
@@ -109,7 +113,7 @@ fn seconds(payload: &Value, key: &str) -> Result<Option<f64>, String> {
         Some(_) => None,
     };
     match parsed {
-        Some(s) if s.is_finite() && s >= 0.0 => Ok(Some(s)),
+        Some(s) if (0.0..=MAX_SECONDS).contains(&s) => Ok(Some(s)),
         _ => Err(format!(
             "payload `{key}` is not a duration in seconds: {}",
             payload[key]
@@ -173,6 +177,7 @@ mod tests {
                 "`joined_at` is not an epoch",
             ),
             ("duration", json!(-3), "`duration` is not a duration"),
+            ("duration", json!(1e13), "`duration` is not a duration"),
             ("duration", Value::Null, "no usable `duration`"),
         ];
         for (key, value, expected) in cases {

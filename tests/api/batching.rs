@@ -149,3 +149,34 @@ async fn a_batch_failing_for_a_reason_other_than_its_data_is_returned_not_dead_l
         "the events must be kept for a retry"
     );
 }
+
+#[tokio::test]
+async fn an_event_whose_projection_postgres_refuses_keeps_its_raw_row() {
+    let app = spawn_app().await;
+    // A constraint stands in for whatever Postgres might refuse in a projected row.
+    sqlx::query("alter table waiting_sessions add constraint test_refuse check (session_id <> '00000002-0000-4000-8000-000000000000')")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let events: Vec<event::Event> = (0..5).map(|i| parsed(&knock(i))).collect();
+    let outcomes = store::write_batch(&app.pool, "test", &events)
+        .await
+        .unwrap();
+    assert!(
+        outcomes.iter().all(|o| *o == Outcome::Stored),
+        "{outcomes:?}"
+    );
+    assert_eq!(app.count("webhook_events").await, 5);
+    assert_eq!(app.count("waiting_sessions").await, 4);
+    let error: String = sqlx::query_scalar(
+        "select projection_error from webhook_events where projection_error is not null",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert!(
+        error.contains("postgres refused the projection") && error.contains("test_refuse"),
+        "{error}"
+    );
+    assert_eq!(app.count("dead_letters").await, 0);
+}
