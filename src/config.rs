@@ -184,30 +184,61 @@ impl fmt::Display for DatabaseUrl {
 
 fn redact_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
+        return "[not a postgres:// URL; not shown]".into();
     };
-    let Some((userinfo, host)) = rest.rsplit_once('@') else {
-        return url.to_owned();
+    let (authority, tail) = rest
+        .split_once(['/', '?'])
+        .map_or((rest, ""), |(a, _)| (a, &rest[a.len()..]));
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{user}:[redacted]@{host}"),
+            None => authority.to_owned(),
+        },
+        None => authority.to_owned(),
     };
-    match userinfo.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:[redacted]@{host}"),
-        None => url.to_owned(),
+    // libpq also takes the password as a query parameter.
+    let tail = match tail.split_once("password=") {
+        Some((before, after)) => {
+            let rest = after.split_once('&').map_or("", |(_, r)| r);
+            let sep = if rest.is_empty() { "" } else { "&" };
+            format!("{before}password=[redacted]{sep}{rest}")
+        }
+        None => tail.to_owned(),
+    };
+    format!("{scheme}://{authority}{tail}")
+}
+
+/// The signing keys as configured: a comma-separated list of base64 secrets, empty items ignored.
+/// Parsing never fails, so a bad value is never echoed by clap; `decode` checks it without
+/// repeating any secret.
+#[derive(Clone, Default)]
+pub struct WebhookSecrets(String);
+
+impl WebhookSecrets {
+    pub fn decode(&self) -> Result<Vec<WebhookSecret>, String> {
+        self.0
+            .split(',')
+            .filter(|item| !item.trim().is_empty())
+            .enumerate()
+            .map(|(i, item)| {
+                item.parse()
+                    .map_err(|e| format!("DAILY_WEBHOOK_SECRET, item {}: {e}", i + 1))
+            })
+            .collect()
     }
 }
 
-/// The accepted signing keys, from a comma-separated list; empty items are ignored.
-#[derive(Debug, Clone, Default)]
-pub struct WebhookSecrets(pub Vec<WebhookSecret>);
-
 impl FromStr for WebhookSecrets {
-    type Err = String;
+    type Err = std::convert::Infallible;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        s.split(',')
-            .filter(|item| !item.trim().is_empty())
-            .map(str::parse)
-            .collect::<Result<_, _>>()
-            .map(Self)
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl fmt::Debug for WebhookSecrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
     }
 }
 
@@ -230,8 +261,8 @@ impl FromStr for WebhookSecret {
             return Err("the webhook secret is empty".into());
         }
         // Daily hands out the secret as base64 and signs with the decoded bytes.
-        let key = STANDARD.decode(s).map_err(|e| {
-            format!("the webhook secret is not base64 ({e}); use the `hmac` value Daily shows")
+        let key = STANDARD.decode(s).map_err(|_| {
+            "the webhook secret is not base64; use the `hmac` value Daily shows".to_owned()
         })?;
         Ok(Self(key))
     }
@@ -258,10 +289,10 @@ mod tests {
     fn secrets_are_comma_separated_and_redacted() {
         let cli = Cli::try_parse_from(["lobbylog", "--webhook-secret", "c2VjcmV0, b3RoZXI=,"]);
         let cli = cli.unwrap();
-        let secrets = &cli.serve.webhook_secrets.0;
+        let secrets = cli.serve.webhook_secrets.decode().unwrap();
         assert_eq!(secrets.len(), 2);
         assert_eq!(secrets[0].key(), b"secret");
-        let debug = format!("{cli:?}");
+        let debug = format!("{cli:?} {secrets:?}");
         assert!(
             !debug.contains("c2VjcmV0") && !debug.contains("secret\""),
             "{debug}"
@@ -280,23 +311,46 @@ mod tests {
 
     #[test]
     fn an_empty_secret_list_means_no_secret() {
-        let cli = Cli::try_parse_from(["lobbylog", "--webhook-secret", ""]).unwrap();
-        assert!(cli.serve.webhook_secrets.0.is_empty());
+        let cli = Cli::try_parse_from(["lobbylog", "--webhook-secret", " , "]).unwrap();
+        assert!(cli.serve.webhook_secrets.decode().unwrap().is_empty());
     }
 
     #[test]
-    fn a_secret_that_is_not_base64_is_refused_at_startup() {
-        let err = Cli::try_parse_from(["lobbylog", "--webhook-secret", "not base64!"]).unwrap_err();
-        assert!(err.to_string().contains("not base64"), "{err}");
-    }
-
-    #[test]
-    fn database_password_is_redacted() {
-        let url: DatabaseUrl = "postgres://app:hunter2@db:5432/lobbylog".parse().unwrap();
-        assert_eq!(
-            format!("{url:?}"),
-            "postgres://app:[redacted]@db:5432/lobbylog"
+    fn a_secret_that_is_not_base64_is_refused_without_showing_any_secret() {
+        let cli =
+            Cli::try_parse_from(["lobbylog", "--webhook-secret", "c2VjcmV0,hunter2!"]).unwrap();
+        let err = cli.serve.webhook_secrets.decode().unwrap_err();
+        assert!(
+            err.contains("item 2") && err.contains("not base64"),
+            "{err}"
         );
-        assert_eq!(url.expose(), "postgres://app:hunter2@db:5432/lobbylog");
+        assert!(
+            !err.contains("hunter2") && !err.contains("c2VjcmV0"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn database_passwords_are_redacted_wherever_they_are() {
+        let cases = [
+            (
+                "postgres://app:hunter2@db:5432/lobbylog",
+                "postgres://app:[redacted]@db:5432/lobbylog",
+            ),
+            (
+                "postgres://app@db/lobbylog?password=hunter2&sslmode=require",
+                "postgres://app@db/lobbylog?password=[redacted]&sslmode=require",
+            ),
+            ("postgres://db/lobbylog", "postgres://db/lobbylog"),
+            (
+                "app:hunter2@db/lobbylog",
+                "[not a postgres:// URL; not shown]",
+            ),
+        ];
+        for (url, shown) in cases {
+            let url: DatabaseUrl = url.parse().unwrap();
+            assert_eq!(format!("{url:?}"), shown);
+            assert_eq!(url.to_string(), shown);
+        }
     }
 }

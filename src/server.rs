@@ -91,14 +91,13 @@ fn settings(args: &ServeArgs) -> anyhow::Result<Settings> {
 }
 
 fn verification(args: &ServeArgs) -> anyhow::Result<Verification> {
-    match (args.webhook_secrets.0.is_empty(), args.allow_unsigned) {
+    let secrets = args.webhook_secrets.decode().map_err(anyhow::Error::msg)?;
+    match (secrets.is_empty(), args.allow_unsigned) {
         (false, allow_unsigned) => {
             if allow_unsigned {
                 tracing::warn!("LOBBYLOG_ALLOW_UNSIGNED ignored: a webhook secret is set");
             }
-            Ok(Verification::Secrets(Arc::from(
-                args.webhook_secrets.0.clone(),
-            )))
+            Ok(Verification::Secrets(Arc::from(secrets)))
         }
         (true, true) => {
             tracing::error!(
