@@ -141,6 +141,10 @@ pub struct ServeArgs {
     #[arg(long, env = "LOBBYLOG_SPOOL_MAX_BYTES", default_value_t = 1024 * 1024 * 1024)]
     pub spool_max_bytes: u64,
 
+    /// Longest time, in milliseconds, a client may take to send a request body (then 400).
+    #[arg(long, env = "LOBBYLOG_BODY_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_timeout_ms: u64,
+
     /// Webhook requests handled at once; more wait their turn unread.
     #[arg(long, env = "LOBBYLOG_MAX_IN_FLIGHT", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_in_flight: u32,

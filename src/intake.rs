@@ -6,7 +6,7 @@ use std::{
         Arc,
         atomic::{AtomicBool, Ordering},
     },
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use axum::{
@@ -49,6 +49,8 @@ pub struct Settings {
     pub spool_max_bytes: u64,
     /// Webhook requests handled at once; more wait, unread, in the socket.
     pub max_in_flight: usize,
+    /// Longest time a client may take to send its body, so slow clients cannot hold every slot.
+    pub body_timeout: Duration,
 }
 
 #[derive(Clone)]
@@ -57,6 +59,7 @@ pub struct AppState {
     pub verification: Verification,
     pub body_limit: usize,
     pub max_in_flight: usize,
+    pub body_timeout: Duration,
     pub writer: Writer,
     pub spool: Spool,
     pub metrics: Arc<Metrics>,
@@ -78,6 +81,7 @@ impl AppState {
             verification: settings.verification,
             body_limit: settings.body_limit,
             max_in_flight: settings.max_in_flight,
+            body_timeout: settings.body_timeout,
             writer,
             spool,
             metrics,
@@ -86,7 +90,7 @@ impl AppState {
         let drained = state.clone();
         tokio::spawn(async move {
             while !drained.migrated.load(Ordering::Relaxed) {
-                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                tokio::time::sleep(Duration::from_millis(200)).await;
             }
             drainer::run(drained.spool, drained.pool, drained.writer, drained.metrics).await;
         });
@@ -103,9 +107,11 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let body_limit = state.body_limit;
     let in_flight = tower::limit::GlobalConcurrencyLimitLayer::new(state.max_in_flight);
+    let body_timeout = tower_http::timeout::RequestBodyTimeoutLayer::new(state.body_timeout);
     Router::new()
         .route("/webhooks/daily", post(receive_webhook))
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(body_timeout)
         .layer(in_flight)
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

@@ -87,6 +87,7 @@ fn settings(args: &ServeArgs) -> anyhow::Result<Settings> {
         spool_dir: args.spool_dir.clone(),
         spool_max_bytes: args.spool_max_bytes,
         max_in_flight: args.max_in_flight as usize,
+        body_timeout: Duration::from_millis(args.body_timeout_ms),
     })
 }
 

@@ -102,6 +102,7 @@ pub fn test_settings() -> Settings {
         spool_dir: "unused".into(),
         spool_max_bytes: 64 * 1024 * 1024,
         max_in_flight: 256,
+        body_timeout: Duration::from_secs(10),
     }
 }
 

@@ -180,3 +180,34 @@ async fn wrong_method_and_path_get_405_and_404() {
         .unwrap();
     assert_eq!(response.status(), 404);
 }
+
+#[tokio::test]
+async fn a_client_too_slow_to_send_its_body_is_cut_off_and_frees_its_slot() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.max_in_flight = 1;
+        s.body_timeout = std::time::Duration::from_millis(300);
+    })
+    .await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let mut slow = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = "POST /webhooks/daily HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n{\"id\":";
+    slow.write_all(head.as_bytes()).await.unwrap();
+    // The only slot is taken; the next request waits for it, then gets through.
+    let started = std::time::Instant::now();
+    let response = app.post_signed(&fixture("meeting.started__1.json")).await;
+    assert_eq!(response.status(), 200);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let mut answer = vec![0; 512];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(5), slow.read(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert_eq!(app.count("webhook_events").await, 1);
+}
