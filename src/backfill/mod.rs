@@ -30,20 +30,25 @@ use crate::{
 
 /// Runs the subcommand: the database first (unless a dry run), then the run, then the summary.
 pub async fn command(global: &GlobalArgs, args: BackfillArgs) -> anyhow::Result<ExitCode> {
+    // Every PATH is found before the database is touched.
+    let inputs = sources::expand(&args.paths)?;
     let pool = match args.dry_run {
         true => None,
         false => Some(db::prepare(&global.database_url, writer::WRITERS as u32).await?),
     };
-    let report = run(pool, &args).await?;
+    let report = run(pool, inputs, &args).await?;
     println!("{report}");
     Ok(ExitCode::from(report.exit_code()))
 }
 
-/// Reads every input of `args` and stores its events (writes nothing when `pool` is `None`).
+/// Reads every input and stores its events (writes nothing when `pool` is `None`).
 /// Stops reading on SIGINT or SIGTERM, once the batches in flight have committed.
-pub async fn run(pool: Option<PgPool>, args: &BackfillArgs) -> anyhow::Result<Report> {
+pub async fn run(
+    pool: Option<PgPool>,
+    inputs: Vec<sources::Input>,
+    args: &BackfillArgs,
+) -> anyhow::Result<Report> {
     let started = Instant::now();
-    let inputs = sources::expand(&args.paths)?;
     let mut progress = Progress::new("backfill", sources::total_bytes(&inputs), true);
     let stop = Arc::new(AtomicBool::new(false));
     let interrupted = Arc::new(Notify::new());

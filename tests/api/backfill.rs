@@ -396,6 +396,29 @@ async fn an_unreachable_database_is_a_fatal_error() {
 }
 
 #[tokio::test]
+async fn a_missing_path_stops_the_run_before_the_database_is_touched() {
+    let name = format!("lobbylog_test_{}", uuid::Uuid::new_v4().simple());
+    let url = crate::helpers::database_url(&admin_url(), &name);
+    let run = backfill(&url, &["/nonexistent/archive.ndjson"], None).await;
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr.contains("/nonexistent/archive.ndjson"),
+        "{run:?}"
+    );
+    let admin: PgPool = PgPool::connect(&admin_url()).await.unwrap();
+    let exists: bool =
+        sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
+            .bind(&name)
+            .fetch_one(&admin)
+            .await
+            .unwrap();
+    assert!(
+        !exists,
+        "the database was created although the run could not start"
+    );
+}
+
+#[tokio::test]
 async fn an_interrupt_stops_reading_keeps_committed_batches_and_exits_130() {
     let db = Db::fresh().await;
     let events = sample("int", 25);
