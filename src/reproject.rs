@@ -14,8 +14,7 @@ use crate::{progress::Progress, store};
 /// and the end of the run, dashboards see the tables refilling.
 pub async fn run(pool: &PgPool, page_size: i64) -> anyhow::Result<u64> {
     let started = Instant::now();
-    let total: i64 = sqlx::query_scalar("select count(*) from webhook_events")
-        .fetch_one(pool)
+    let total = store::count_events(pool)
         .await
         .context("counting stored events")?;
     store::clear_projection(pool)

@@ -231,6 +231,13 @@ pub async fn write_dead_letters(
     Ok(())
 }
 
+/// How many events are stored.
+pub async fn count_events(pool: &PgPool) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("select count(*) from webhook_events")
+        .fetch_one(pool)
+        .await
+}
+
 /// Empties the normalized tables (before a `reproject`); raw events are untouched.
 pub async fn clear_projection(pool: &PgPool) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
