@@ -1,9 +1,10 @@
 //! Command line and environment configuration, parsed once at startup.
 
-use std::{fmt, net::SocketAddr, path::PathBuf, str::FromStr};
+use std::{net::SocketAddr, path::PathBuf};
 
-use base64::{Engine, engine::general_purpose::STANDARD};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::{db::DatabaseUrl, signature::WebhookSecrets};
 
 /// Turns Daily.co webhooks into Postgres rows.
 #[derive(Debug, Parser)]
@@ -82,15 +83,6 @@ pub struct GlobalArgs {
     /// Log output: `human` for terminals, `json` for log collectors.
     #[arg(long, env = "LOBBYLOG_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human, global = true)]
     pub log_format: LogFormat,
-
-    /// Most Postgres connections held open at once.
-    #[arg(
-        long,
-        env = "LOBBYLOG_DB_MAX_CONNECTIONS",
-        default_value_t = 10,
-        global = true
-    )]
-    pub db_max_connections: u32,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -148,134 +140,16 @@ pub struct ServeArgs {
     /// Webhook requests handled at once; more wait their turn unread.
     #[arg(long, env = "LOBBYLOG_MAX_IN_FLIGHT", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_in_flight: u32,
+
+    /// Most Postgres connections held open at once.
+    #[arg(long, env = "LOBBYLOG_DB_MAX_CONNECTIONS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub db_max_connections: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Human,
     Json,
-}
-
-/// A Postgres URL whose password never reaches logs or `Debug` output.
-#[derive(Clone)]
-pub struct DatabaseUrl(String);
-
-impl DatabaseUrl {
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl FromStr for DatabaseUrl {
-    type Err = std::convert::Infallible;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Self(s.to_owned()))
-    }
-}
-
-impl fmt::Debug for DatabaseUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&redact_password(&self.0))
-    }
-}
-
-impl fmt::Display for DatabaseUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&redact_password(&self.0))
-    }
-}
-
-fn redact_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return "[not a postgres:// URL; not shown]".into();
-    };
-    let (authority, tail) = rest
-        .split_once(['/', '?'])
-        .map_or((rest, ""), |(a, _)| (a, &rest[a.len()..]));
-    let authority = match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{user}:[redacted]@{host}"),
-            None => authority.to_owned(),
-        },
-        None => authority.to_owned(),
-    };
-    // libpq also takes the password as a query parameter.
-    let tail = match tail.split_once("password=") {
-        Some((before, after)) => {
-            let rest = after.split_once('&').map_or("", |(_, r)| r);
-            let sep = if rest.is_empty() { "" } else { "&" };
-            format!("{before}password=[redacted]{sep}{rest}")
-        }
-        None => tail.to_owned(),
-    };
-    format!("{scheme}://{authority}{tail}")
-}
-
-/// The signing keys as configured: a comma-separated list of base64 secrets, empty items ignored.
-/// Parsing never fails, so a bad value is never echoed by clap; `decode` checks it without
-/// repeating any secret.
-#[derive(Clone, Default)]
-pub struct WebhookSecrets(String);
-
-impl WebhookSecrets {
-    pub fn decode(&self) -> Result<Vec<WebhookSecret>, String> {
-        self.0
-            .split(',')
-            .filter(|item| !item.trim().is_empty())
-            .enumerate()
-            .map(|(i, item)| {
-                item.parse()
-                    .map_err(|e| format!("DAILY_WEBHOOK_SECRET, item {}: {e}", i + 1))
-            })
-            .collect()
-    }
-}
-
-impl FromStr for WebhookSecrets {
-    type Err = std::convert::Infallible;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Self(s.to_owned()))
-    }
-}
-
-impl fmt::Debug for WebhookSecrets {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-/// A decoded webhook signing key; `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct WebhookSecret(Vec<u8>);
-
-impl WebhookSecret {
-    pub fn key(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl FromStr for WebhookSecret {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let s = s.trim();
-        if s.is_empty() {
-            return Err("the webhook secret is empty".into());
-        }
-        // Daily hands out the secret as base64 and signs with the decoded bytes.
-        let key = STANDARD.decode(s).map_err(|_| {
-            "the webhook secret is not base64; use the `hmac` value Daily shows".to_owned()
-        })?;
-        Ok(Self(key))
-    }
-}
-
-impl fmt::Debug for WebhookSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
 }
 
 #[cfg(test)]
@@ -290,71 +164,22 @@ mod tests {
     }
 
     #[test]
-    fn secrets_are_comma_separated_and_redacted() {
-        let cli = Cli::try_parse_from(["lobbylog", "--webhook-secret", "c2VjcmV0, b3RoZXI=,"]);
-        let cli = cli.unwrap();
-        let secrets = cli.serve.webhook_secrets.decode().unwrap();
-        assert_eq!(secrets.len(), 2);
-        assert_eq!(secrets[0].key(), b"secret");
-        let debug = format!("{cli:?} {secrets:?}");
-        assert!(
-            !debug.contains("c2VjcmV0") && !debug.contains("secret\""),
-            "{debug}"
-        );
+    fn serve_settings_belong_to_serve() {
+        let cli = Cli::try_parse_from(["lobbylog", "serve", "--db-max-connections", "3"]).unwrap();
+        let (_, command) = cli.into_command();
+        assert!(matches!(command, Command::Serve(args) if args.db_max_connections == 3));
+        assert!(Cli::try_parse_from(["lobbylog", "migrate", "--db-max-connections", "3"]).is_err());
     }
 
     #[test]
     fn help_never_prints_secret_values() {
         use clap::CommandFactory;
-        for arg in Cli::command().get_arguments() {
+        let cli = Cli::command();
+        let commands = std::iter::once(&cli).chain(cli.get_subcommands());
+        for arg in commands.flat_map(|c| c.get_arguments()) {
             if matches!(arg.get_id().as_str(), "webhook_secrets" | "database_url") {
                 assert!(arg.is_hide_env_values_set(), "{}", arg.get_id());
             }
-        }
-    }
-
-    #[test]
-    fn an_empty_secret_list_means_no_secret() {
-        let cli = Cli::try_parse_from(["lobbylog", "--webhook-secret", " , "]).unwrap();
-        assert!(cli.serve.webhook_secrets.decode().unwrap().is_empty());
-    }
-
-    #[test]
-    fn a_secret_that_is_not_base64_is_refused_without_showing_any_secret() {
-        let cli =
-            Cli::try_parse_from(["lobbylog", "--webhook-secret", "c2VjcmV0,hunter2!"]).unwrap();
-        let err = cli.serve.webhook_secrets.decode().unwrap_err();
-        assert!(
-            err.contains("item 2") && err.contains("not base64"),
-            "{err}"
-        );
-        assert!(
-            !err.contains("hunter2") && !err.contains("c2VjcmV0"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn database_passwords_are_redacted_wherever_they_are() {
-        let cases = [
-            (
-                "postgres://app:hunter2@db:5432/lobbylog",
-                "postgres://app:[redacted]@db:5432/lobbylog",
-            ),
-            (
-                "postgres://app@db/lobbylog?password=hunter2&sslmode=require",
-                "postgres://app@db/lobbylog?password=[redacted]&sslmode=require",
-            ),
-            ("postgres://db/lobbylog", "postgres://db/lobbylog"),
-            (
-                "app:hunter2@db/lobbylog",
-                "[not a postgres:// URL; not shown]",
-            ),
-        ];
-        for (url, shown) in cases {
-            let url: DatabaseUrl = url.parse().unwrap();
-            assert_eq!(format!("{url:?}"), shown);
-            assert_eq!(url.to_string(), shown);
         }
     }
 }

@@ -1,13 +1,15 @@
-//! The Daily event envelope: what makes a body storable, read leniently from raw bytes.
+//! The Daily event envelope and the one triage of a body: an event, the probe, or a reject.
 
 use serde_json::{Map, Value};
 
-/// What a body turned out to be.
+/// What a body is. Every source triages with [`triage`] and nothing else.
 #[derive(Debug)]
-pub enum Parsed {
+pub enum Triage {
     /// Daily's `{"test":"test"}` probe, sent when a webhook is created or updated.
     Probe,
     Event(Event),
+    /// Not a usable envelope.
+    Reject(Rejection),
 }
 
 /// One envelope, ready to store.
@@ -28,8 +30,17 @@ pub struct Event {
 #[error("{0}")]
 pub struct Rejection(pub String);
 
-/// Reads an envelope; tolerates unknown keys and the type drift Daily is known for.
-pub fn parse(bytes: &[u8]) -> Result<Parsed, Rejection> {
+/// Reads a body as an envelope; tolerates unknown keys and the type drift Daily is known for.
+pub fn triage(bytes: &[u8]) -> Triage {
+    match parse(bytes) {
+        Ok(Some(event)) => Triage::Event(event),
+        Ok(None) => Triage::Probe,
+        Err(rejection) => Triage::Reject(rejection),
+    }
+}
+
+/// The envelope of `bytes`; `None` for the probe.
+fn parse(bytes: &[u8]) -> Result<Option<Event>, Rejection> {
     let value: Value =
         serde_json::from_slice(bytes).map_err(|e| Rejection(format!("body is not JSON: {e}")))?;
     let Value::Object(mut envelope) = value else {
@@ -39,7 +50,7 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, Rejection> {
         )));
     };
     if is_probe(&envelope) {
-        return Ok(Parsed::Probe);
+        return Ok(None);
     }
     let id = required_string(&envelope, "id")?;
     let event_type = required_string(&envelope, "type")?;
@@ -57,7 +68,7 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, Rejection> {
     let event_ts = envelope.get("event_ts").and_then(epoch_seconds);
     let payload = envelope.remove("payload").unwrap_or(Value::Null);
     let raw = String::from_utf8(bytes.to_vec()).expect("serde_json accepted it, so it is UTF-8");
-    Ok(Parsed::Event(Event {
+    Ok(Some(Event {
         id,
         event_type,
         version,
@@ -124,25 +135,26 @@ mod tests {
     use super::*;
 
     fn event(body: &str) -> Event {
-        match parse(body.as_bytes()) {
-            Ok(Parsed::Event(e)) => e,
+        match triage(body.as_bytes()) {
+            Triage::Event(e) => e,
             other => panic!("expected an event, got {other:?}"),
         }
     }
 
     fn rejection(body: &[u8]) -> String {
-        match parse(body) {
-            Err(Rejection(reason)) => reason,
+        match triage(body) {
+            Triage::Reject(Rejection(reason)) => reason,
             other => panic!("expected a rejection, got {other:?}"),
         }
     }
 
     #[test]
     fn the_probe_is_recognised() {
-        assert!(matches!(parse(br#"{"test":"test"}"#), Ok(Parsed::Probe)));
+        assert!(matches!(triage(br#"{"test":"test"}"#), Triage::Probe));
+        assert!(matches!(triage(br#"{ "test" : "test" }"#), Triage::Probe));
         assert!(matches!(
-            parse(br#"{ "test" : "test" }"#),
-            Ok(Parsed::Probe)
+            triage(br#"{"test":"test","id":"e"}"#),
+            Triage::Reject(_)
         ));
     }
 

@@ -2,9 +2,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use lobbylog::{
-    backfill,
     config::{Cli, Command},
-    db, reproject, server, telemetry,
+    db, reproject, serve,
+    sources::archive,
+    telemetry,
 };
 
 #[tokio::main]
@@ -14,17 +15,12 @@ async fn main() -> ExitCode {
     let (global, command) = Cli::parse().into_command();
     telemetry::init(global.log_format);
     let result = match command {
-        Command::Serve(args) => server::run(&global, args).await.map(|()| ExitCode::SUCCESS),
+        Command::Serve(args) => serve::run(&global, args).await.map(|()| ExitCode::SUCCESS),
         Command::Migrate => db::prepare(&global.database_url, 1)
             .await
             .map(|_| ExitCode::SUCCESS),
-        Command::Reproject(args) => match db::prepare(&global.database_url, 2).await {
-            Ok(pool) => reproject::run(&pool, args.page_size)
-                .await
-                .map(|_| ExitCode::SUCCESS),
-            Err(e) => Err(e),
-        },
-        Command::Backfill(args) => backfill::command(&global, args).await,
+        Command::Reproject(args) => reproject::command(&global, args).await,
+        Command::Backfill(args) => archive::command(&global, args).await,
     };
     result.unwrap_or_else(|e| {
         tracing::error!(error = format!("{e:#}"), "lobbylog failed");

@@ -1,9 +1,6 @@
 //! Prometheus metrics: events by outcome, requests by status, batches, commits and the spool.
 
-use std::{
-    sync::atomic::{AtomicU64, Ordering},
-    time::{SystemTime, UNIX_EPOCH},
-};
+use std::sync::atomic::AtomicU64;
 
 use prometheus_client::{
     encoding::{EncodeLabelSet, text::encode},
@@ -11,7 +8,14 @@ use prometheus_client::{
     registry::Registry,
 };
 
-use crate::spool::Depth;
+/// What the spool holds, read when metrics are rendered.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SpoolLevels {
+    pub events: u64,
+    pub bytes: u64,
+    /// Age of the oldest segment, 0 when the spool is empty.
+    pub oldest_age_seconds: f64,
+}
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct EventLabels {
@@ -42,7 +46,7 @@ impl Default for Metrics {
         let events = Family::<EventLabels, Counter>::default();
         registry.register(
             "events",
-            "Events by type and outcome (stored, duplicate, dead_lettered, spooled)",
+            "Events by type and outcome (stored, duplicate, rejected, refused, probe, spooled)",
             events.clone(),
         );
         let requests = Family::<StatusLabels, Counter>::default();
@@ -126,27 +130,13 @@ impl Metrics {
         self.drained.inc_by(events);
     }
 
-    /// The text exposition, with spool gauges read now.
-    pub fn render(&self, depth: &Depth) -> String {
-        self.spool_events
-            .set(depth.records.load(Ordering::Relaxed) as i64);
-        self.spool_bytes
-            .set(depth.bytes.load(Ordering::Relaxed) as i64);
-        self.spool_oldest_age.set(oldest_age_seconds(depth));
+    /// The text exposition, with the spool's gauges as given.
+    pub fn render(&self, spool: SpoolLevels) -> String {
+        self.spool_events.set(spool.events as i64);
+        self.spool_bytes.set(spool.bytes as i64);
+        self.spool_oldest_age.set(spool.oldest_age_seconds);
         let mut text = String::new();
         encode(&mut text, &self.registry).expect("writing to a String cannot fail");
         text
-    }
-}
-
-pub fn oldest_age_seconds(depth: &Depth) -> f64 {
-    match depth.oldest_ms.load(Ordering::Relaxed) {
-        0 => 0.0,
-        ms => {
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as u64);
-            now.saturating_sub(ms) as f64 / 1000.0
-        }
     }
 }

@@ -1,11 +1,23 @@
 //! `lobbylog reproject`: rebuild the normalized tables from the raw events.
 
-use std::time::Instant;
+use std::{process::ExitCode, time::Instant};
 
 use anyhow::Context;
 use sqlx::PgPool;
 
-use crate::{progress::Progress, store};
+use crate::{
+    config::{GlobalArgs, ReprojectArgs},
+    db,
+    progress::Progress,
+    store,
+};
+
+/// Runs the subcommand: prepares the database, then rebuilds.
+pub async fn command(global: &GlobalArgs, args: ReprojectArgs) -> anyhow::Result<ExitCode> {
+    let pool = db::prepare(&global.database_url, 2).await?;
+    run(&pool, args.page_size).await?;
+    Ok(ExitCode::SUCCESS)
+}
 
 /// Empties the normalized tables, then re-projects every stored event, page by page.
 ///

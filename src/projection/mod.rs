@@ -4,12 +4,11 @@
 //! for a slot the smaller slot key wins. The same rule merges a batch in memory and merges with
 //! stored rows in SQL, so any order and any repetition of events gives the same rows.
 
+mod payload;
 mod tables;
 
-use crate::{
-    event::Event,
-    payload::{self, Meeting, Session},
-};
+use self::payload::{Meeting, Session};
+use crate::event::Event;
 
 pub use tables::{MEETINGS, PARTICIPANT_SESSIONS, Table, WAITING_SESSIONS, apply, clear};
 

@@ -1,9 +1,6 @@
 //! Group commit: concurrent requests share transactions without changing any outcome.
 
-use lobbylog::{
-    event::{self, Parsed},
-    store::{self, Outcome},
-};
+use lobbylog::store::{self, Item, Origin, Outcome};
 use serde_json::Value;
 
 use crate::{
@@ -18,11 +15,13 @@ fn knock(i: usize) -> Vec<u8> {
         .into_bytes()
 }
 
-fn parsed(body: &[u8]) -> event::Event {
-    match event::parse(body) {
-        Ok(Parsed::Event(e)) => e,
-        other => panic!("{other:?}"),
-    }
+/// Knock `i` as the store gets it from line `i + 1` of an archive.
+fn item(i: usize) -> Item {
+    let origin = Origin::Archive {
+        file: "batch.ndjson".into(),
+        line: i as u64 + 1,
+    };
+    Item::from_body(&knock(i), origin).expect("an event")
 }
 
 #[tokio::test]
@@ -66,30 +65,21 @@ async fn one_event_postgres_refuses_does_not_fail_its_batch() {
         .execute(&app.pool)
         .await
         .unwrap();
-    let bodies: Vec<Vec<u8>> = (0..6).chain([1]).map(knock).collect();
-    let events: Vec<event::Event> = bodies.iter().map(|b| parsed(b)).collect();
-    let outcomes = store::write_batch(&app.pool, "test", &events)
-        .await
-        .unwrap();
+    let items: Vec<Item> = (0..6).chain([1]).map(item).collect();
+    let outcomes = store::write(&app.pool, &items).await.unwrap();
     use Outcome::*;
     assert_eq!(
         outcomes,
-        vec![
-            Stored,
-            Stored,
-            Stored,
-            DeadLettered,
-            Stored,
-            Stored,
-            Duplicate
-        ]
+        vec![Stored, Stored, Stored, Refused, Stored, Stored, Duplicate]
     );
     assert_eq!(app.count("webhook_events").await, 5);
     assert_eq!(app.count("waiting_sessions").await, 5);
-    let reason: String = sqlx::query_scalar("select reason from dead_letters")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let (source, reason): (String, String) =
+        sqlx::query_as("select source, reason from dead_letters")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(source, "backfill:batch.ndjson:4");
     assert!(reason.contains("test_refuse"), "{reason}");
 }
 
@@ -137,12 +127,8 @@ async fn a_batch_failing_for_a_reason_other_than_its_data_is_returned_not_dead_l
         .execute(&app.pool)
         .await
         .unwrap();
-    let events: Vec<event::Event> = (0..3).map(|i| parsed(&knock(i))).collect();
-    assert!(
-        store::write_batch(&app.pool, "test", &events)
-            .await
-            .is_err()
-    );
+    let items: Vec<Item> = (0..3).map(item).collect();
+    assert!(store::write(&app.pool, &items).await.is_err());
     assert_eq!(
         app.count("dead_letters").await,
         0,
@@ -158,10 +144,8 @@ async fn an_event_whose_projection_postgres_refuses_keeps_its_raw_row() {
         .execute(&app.pool)
         .await
         .unwrap();
-    let events: Vec<event::Event> = (0..5).map(|i| parsed(&knock(i))).collect();
-    let outcomes = store::write_batch(&app.pool, "test", &events)
-        .await
-        .unwrap();
+    let items: Vec<Item> = (0..5).map(item).collect();
+    let outcomes = store::write(&app.pool, &items).await.unwrap();
     assert!(
         outcomes.iter().all(|o| *o == Outcome::Stored),
         "{outcomes:?}"

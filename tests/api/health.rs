@@ -32,7 +32,7 @@ async fn with_the_database_unreachable_readiness_fails_and_events_are_spooled() 
         .acquire_timeout(std::time::Duration::from_secs(1))
         .connect_lazy_with(options);
     let app = start(pool, db_name, |_| {}).await;
-    app.state.mark_migrated();
+    app.availability.mark_up();
 
     assert_eq!(app.get("/healthz").await.status(), 200);
     let ready = app.get("/readyz").await;

@@ -3,11 +3,14 @@
 use std::{str::FromStr, sync::Arc, time::Duration};
 
 use lobbylog::{
-    config::{DatabaseUrl, WebhookSecret},
-    db,
-    intake::{AppState, Settings, Verification},
-    server, signature,
-    writer::GroupCommit,
+    db::{self, DatabaseUrl},
+    serve::{self, Settings},
+    signature::{self, Verification, WebhookSecret},
+    sources::{
+        http::{self, HttpSettings},
+        spool::Spool,
+    },
+    store::{Availability, GroupCommitSettings},
 };
 use sqlx::{
     Connection, PgConnection, PgPool,
@@ -26,7 +29,8 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 pub struct TestApp {
     pub address: String,
     pub pool: PgPool,
-    pub state: AppState,
+    pub spool: Spool,
+    pub availability: Availability,
     pub client: reqwest::Client,
     pub spool_dir: tempfile::TempDir,
     db_name: String,
@@ -91,9 +95,13 @@ pub fn secrets(list: &[&str]) -> Arc<[WebhookSecret]> {
 /// What the service runs with by default in tests; `start` points `spool_dir` at a temporary one.
 pub fn test_settings() -> Settings {
     Settings {
-        verification: Verification::Secrets(secrets(&[SECRET])),
-        body_limit: BODY_LIMIT,
-        group_commit: GroupCommit {
+        http: HttpSettings {
+            verification: Verification::Secrets(secrets(&[SECRET])),
+            body_limit: BODY_LIMIT,
+            max_in_flight: 256,
+            body_timeout: Duration::from_secs(10),
+        },
+        group_commit: GroupCommitSettings {
             enabled: true,
             max_events: 100,
             max_wait: Duration::ZERO,
@@ -101,8 +109,6 @@ pub fn test_settings() -> Settings {
         },
         spool_dir: "unused".into(),
         spool_max_bytes: 64 * 1024 * 1024,
-        max_in_flight: 256,
-        body_timeout: Duration::from_secs(10),
     }
 }
 
@@ -111,11 +117,12 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let (database_url, db_name) = fresh_database().await;
     let pool = db::lazy_pool(&database_url, 5).expect("test pool");
     let app = start(pool, db_name, configure).await;
-    app.state.mark_migrated();
+    app.availability.mark_up();
     app
 }
 
-/// Serves on port 0 with `pool`; `db_name` is dropped when the app is. Not yet marked migrated.
+/// Serves on port 0 with `pool`; `db_name` is dropped when the app is. Postgres is not yet marked
+/// available: the drainer's probe does that once the database is ready, or the test does.
 pub async fn start(
     pool: PgPool,
     db_name: String,
@@ -125,17 +132,18 @@ pub async fn start(
     let mut settings = test_settings();
     settings.spool_dir = spool_dir.path().to_owned();
     configure(&mut settings);
-    let state = AppState::start(pool.clone(), settings).expect("starting the app");
+    let pipeline = serve::start(pool.clone(), settings).expect("starting the app");
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = oneshot::channel::<()>();
-    tokio::spawn(server::serve(listener, state.clone(), async {
+    tokio::spawn(http::serve(listener, pipeline.state.clone(), async {
         let _ = rx.await;
     }));
     TestApp {
         address,
         pool,
-        state,
+        spool: pipeline.spool,
+        availability: pipeline.availability,
         client: reqwest::Client::new(),
         spool_dir,
         db_name,
@@ -185,11 +193,7 @@ impl TestApp {
 
     /// Events waiting in the spool now.
     pub fn spooled(&self) -> u64 {
-        self.state
-            .spool
-            .depth
-            .records
-            .load(std::sync::atomic::Ordering::Relaxed)
+        self.spool.depth.levels().events
     }
 
     /// The URL of this app's database, for running the `lobbylog` binary against it.
@@ -272,7 +276,7 @@ pub async fn spawn_app_behind_proxy(
         .connect_lazy_with(options.host("127.0.0.1").port(proxy.port));
     let direct = db::lazy_pool(&database_url, 2).unwrap();
     let app = start(proxied, db_name, configure).await;
-    app.state.mark_migrated();
+    app.availability.mark_up();
     (app, proxy, direct)
 }
 

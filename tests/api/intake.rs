@@ -185,8 +185,8 @@ async fn wrong_method_and_path_get_405_and_404() {
 async fn a_client_too_slow_to_send_its_body_is_cut_off_and_frees_its_slot() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let app = crate::helpers::spawn_app_with(|s| {
-        s.max_in_flight = 1;
-        s.body_timeout = std::time::Duration::from_millis(300);
+        s.http.max_in_flight = 1;
+        s.http.body_timeout = std::time::Duration::from_millis(300);
     })
     .await;
     let address = app.address.trim_start_matches("http://").to_owned();

@@ -2,10 +2,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use lobbylog::{
-    event::{self, Parsed},
-    reproject, store,
-};
+use lobbylog::{reproject, store};
 use rand::{Rng, SeedableRng, rngs::StdRng, seq::SliceRandom};
 use serde_json::{Value, json};
 
@@ -283,17 +280,15 @@ async fn random_histories_in_any_order_give_the_ground_truth_and_identical_table
         order_b.extend(events.iter().take(events.len() / 2).cloned());
         order_b.shuffle(&mut rng);
         let b = spawn_app().await;
-        let parsed: Vec<event::Event> = order_b
+        let items: Vec<store::Item> = order_b
             .iter()
-            .map(|e| match event::parse(e.to_string().as_bytes()) {
-                Ok(Parsed::Event(e)) => e,
-                other => panic!("{other:?}"),
-            })
+            .map(|e| store::Item::from_body(e.to_string().as_bytes(), store::Origin::Intake))
+            .map(|item| item.expect("an event"))
             .collect();
-        let mut rest = parsed.as_slice();
+        let mut rest = items.as_slice();
         while !rest.is_empty() {
             let (batch, tail) = rest.split_at(rng.random_range(1..=rest.len().min(40)));
-            store::write_batch(&b.pool, "test", batch).await.unwrap();
+            store::write(&b.pool, batch).await.unwrap();
             rest = tail;
         }
         assert_knocks_match(

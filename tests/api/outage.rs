@@ -1,6 +1,6 @@
 //! Postgres outages and stalls: every authentic event gets 200 and lands exactly once.
 
-use lobbylog::store::{self, DeadLetter};
+use lobbylog::store::{self, Item, Origin, Reject};
 use serde_json::Value;
 
 use crate::{
@@ -234,12 +234,7 @@ async fn a_spool_left_by_an_earlier_run_is_drained_at_start_without_repeated_dea
     std::fs::create_dir(dir.path().join("000000000003-1600000000000.spool")).unwrap();
 
     let app = crate::helpers::spawn_app_with(|s| s.spool_dir = dir.path().to_owned()).await;
-    assert!(
-        eventually(10, || async {
-            app.spooled() == 0 && app.state.spool.is_empty()
-        })
-        .await
-    );
+    assert!(eventually(10, || async { app.spooled() == 0 && app.spool.is_empty() }).await);
     assert_eq!(count_events(&app.pool).await, 1);
     let sources: Vec<String> = sqlx::query_scalar("select source from dead_letters")
         .fetch_all(&app.pool)
@@ -257,23 +252,23 @@ async fn a_spool_left_by_an_earlier_run_is_drained_at_start_without_repeated_dea
     );
 
     // As after a crash between commit and delete, the same dead letter again adds nothing...
-    let again = DeadLetter {
-        source: "spool:000000000007-1700000000000.spool:2",
-        reason: "again",
-        body: b"not json",
+    let reject = |origin: Origin, body: &[u8]| {
+        Item::Reject(Reject {
+            origin,
+            reason: "again".into(),
+            body: body.to_vec(),
+        })
     };
-    store::write_dead_letters(&app.pool, &[again])
+    let again = Origin::Spool {
+        segment: "000000000007-1700000000000.spool".into(),
+        line: 2,
+    };
+    store::write(&app.pool, &[reject(again, b"not json")])
         .await
         .unwrap();
     assert_eq!(app.count("dead_letters").await, 1);
     // ...while the intake keeps every bad request it receives.
-    let intake = DeadLetter {
-        source: "intake",
-        reason: "r",
-        body: b"x",
-    };
-    store::write_dead_letters(&app.pool, &[intake, intake])
-        .await
-        .unwrap();
+    let twice = [reject(Origin::Intake, b"x"), reject(Origin::Intake, b"x")];
+    store::write(&app.pool, &twice).await.unwrap();
     assert_eq!(app.count("dead_letters").await, 3);
 }

@@ -8,7 +8,7 @@ use std::{
     },
 };
 
-use lobbylog::config::DatabaseUrl;
+use lobbylog::db::DatabaseUrl;
 use sqlx::postgres::PgConnectOptions;
 use tokio::{
     net::{TcpListener, TcpStream},

@@ -1,6 +1,6 @@
 //! Requests without a valid signature get 401 with a named reason and store nothing.
 
-use lobbylog::intake::Verification;
+use lobbylog::signature::Verification;
 use serde_json::Value;
 
 use crate::helpers::{
@@ -88,9 +88,10 @@ async fn an_unsigned_non_json_body_is_refused_not_dead_lettered() {
 
 #[tokio::test]
 async fn during_a_rotation_old_and_new_secrets_are_both_accepted() {
-    let app =
-        spawn_app_with(|s| s.verification = Verification::Secrets(secrets(&[SECRET, OLD_SECRET])))
-            .await;
+    let app = spawn_app_with(|s| {
+        s.http.verification = Verification::Secrets(secrets(&[SECRET, OLD_SECRET]))
+    })
+    .await;
     let body = fixture("meeting.started__1.json");
     for secret in [OLD_SECRET, SECRET] {
         let response = app
@@ -107,7 +108,7 @@ async fn during_a_rotation_old_and_new_secrets_are_both_accepted() {
 
 #[tokio::test]
 async fn with_checks_explicitly_disabled_unsigned_events_are_stored() {
-    let app = spawn_app_with(|s| s.verification = Verification::Disabled).await;
+    let app = spawn_app_with(|s| s.http.verification = Verification::Disabled).await;
     let response = app
         .post_webhook(&fixture("meeting.ended__1.json"), &[])
         .await;

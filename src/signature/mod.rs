@@ -1,13 +1,26 @@
 //! Daily's webhook signature: HMAC-SHA256 over `timestamp.body`, checked on the raw bytes.
 
+mod secrets;
+
+use std::sync::Arc;
+
 use base64::{Engine, engine::general_purpose::STANDARD};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::config::WebhookSecret;
+pub use secrets::{WebhookSecret, WebhookSecrets};
 
 pub const SIGNATURE_HEADER: &str = "x-webhook-signature";
 pub const TIMESTAMP_HEADER: &str = "x-webhook-timestamp";
+
+/// How requests are authenticated.
+#[derive(Debug, Clone)]
+pub enum Verification {
+    /// Any one of these secrets must have signed the request.
+    Secrets(Arc<[WebhookSecret]>),
+    /// Unsigned requests are accepted (explicit opt-in, local use only).
+    Disabled,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {

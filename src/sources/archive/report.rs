@@ -4,7 +4,7 @@ use std::{fmt, time::Duration};
 
 /// Exit status when every record was stored or already present.
 pub const EXIT_OK: u8 = 0;
-/// Exit status when some records or files were rejected and the rest stored.
+/// Exit status when some records were rejected or refused, or files failed, and the rest stored.
 pub const EXIT_REJECTED: u8 = 2;
 /// Exit status after SIGINT or SIGTERM (128 + SIGINT, as shells do).
 pub const EXIT_INTERRUPTED: u8 = 130;
@@ -21,8 +21,10 @@ pub struct Report {
     pub inserted: u64,
     /// Envelopes whose id was already stored, or came earlier in the archive.
     pub duplicates: u64,
-    /// Records that are not usable envelopes, and envelopes Postgres refused: all dead-lettered.
+    /// Records that are not usable envelopes: dead-lettered.
     pub rejected: u64,
+    /// Envelopes Postgres refused to store: dead-lettered.
+    pub refused: u64,
     /// Daily's `{"test":"test"}` probes, skipped.
     pub probes: u64,
     pub elapsed: Duration,
@@ -34,7 +36,7 @@ impl Report {
     pub fn exit_code(&self) -> u8 {
         if self.interrupted {
             EXIT_INTERRUPTED
-        } else if self.rejected > 0 || self.failed_files > 0 {
+        } else if self.rejected > 0 || self.refused > 0 || self.failed_files > 0 {
             EXIT_REJECTED
         } else {
             EXIT_OK
@@ -71,6 +73,9 @@ impl fmt::Display for Report {
             writeln!(f, "  duplicates   {}", self.duplicates)?;
         }
         writeln!(f, "  rejected     {}", self.rejected)?;
+        if !self.dry_run {
+            writeln!(f, "  refused      {}", self.refused)?;
+        }
         writeln!(f, "  probes       {}", self.probes)?;
         writeln!(f, "  elapsed      {:.2} s", self.elapsed.as_secs_f64())?;
         write!(f, "  rate         {:.0} events/s", self.events_per_second())

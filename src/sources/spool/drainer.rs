@@ -4,29 +4,28 @@ use std::{sync::Arc, time::Duration};
 
 use sqlx::PgPool;
 
+use super::{Segment, Spool, read_segment};
 use crate::{
     db,
-    event::{self, Parsed},
     metrics::Metrics,
-    spool::{self, Segment, Spool},
-    store::{self, DeadLetter},
-    writer::Writer,
+    store::{self, Availability, Item, Origin},
 };
 
 const TICK: Duration = Duration::from_millis(500);
+/// Items written per transaction while draining.
 const CHUNK: usize = 1000;
 
-/// Every tick: if Postgres was marked down, probe it; if it answers and the spool holds segments,
-/// drain them. Runs until the process ends; a crash between commit and delete only replays
-/// events, which the store skips as duplicates.
-pub async fn run(spool: Spool, pool: PgPool, writer: Writer, metrics: Arc<Metrics>) {
+/// Every tick: while Postgres is marked unavailable, probe it (reachable and migrated); once it
+/// is available and the spool holds segments, drain them. Runs until the process ends; a crash
+/// between commit and delete only replays events, which the store skips as duplicates.
+pub async fn run(spool: Spool, pool: PgPool, availability: Availability, metrics: Arc<Metrics>) {
     loop {
         tokio::time::sleep(TICK).await;
-        if !writer.is_healthy() {
-            if db::ping(&pool).await.is_err() {
+        if !availability.is_up() {
+            if db::check_ready(&pool).await.is_err() {
                 continue;
             }
-            writer.set_healthy(true);
+            availability.mark_up();
         }
         if spool.is_empty() {
             continue;
@@ -39,7 +38,7 @@ pub async fn run(spool: Spool, pool: PgPool, writer: Writer, metrics: Arc<Metric
             }
             Err(Stop::Unavailable(e)) => {
                 tracing::warn!(error = %e, "spool drain interrupted: postgres unavailable");
-                writer.set_healthy(false);
+                availability.mark_down(&e.to_string());
             }
             // Not Postgres being down: the live intake keeps writing, the drain retries next tick.
             Err(Stop::Failed(e)) => {
@@ -70,9 +69,7 @@ async fn drain(spool: &Spool, pool: &PgPool) -> Result<u64, Stop> {
     let segments = spool.sealed().await.map_err(|e| Stop::Failed(e.into()))?;
     for segment in segments {
         let path = segment.path.clone();
-        let (bodies, lines) = match tokio::task::spawn_blocking(move || spool::read_segment(&path))
-            .await
-        {
+        let (bodies, lines) = match tokio::task::spawn_blocking(move || read_segment(&path)).await {
             Ok(Ok(read)) => read,
             failed => {
                 // An unreadable segment must not hold back the others; it stays on disk for a human.
@@ -83,7 +80,7 @@ async fn drain(spool: &Spool, pool: &PgPool) -> Result<u64, Stop> {
                 continue;
             }
         };
-        moved += store_segment(pool, &segment, &bodies).await?;
+        moved += store_segment(pool, &segment, bodies).await?;
         spool
             .remove(&segment, lines, false)
             .map_err(|e| Stop::Failed(e.into()))?;
@@ -92,33 +89,32 @@ async fn drain(spool: &Spool, pool: &PgPool) -> Result<u64, Stop> {
 }
 
 /// Stores a segment's events and dead letters; repeating it (after a crash) adds nothing.
-async fn store_segment(pool: &PgPool, segment: &Segment, bodies: &[Vec<u8>]) -> Result<u64, Stop> {
-    let name = segment
+async fn store_segment(
+    pool: &PgPool,
+    segment: &Segment,
+    bodies: Vec<Vec<u8>>,
+) -> Result<u64, Stop> {
+    let name: Arc<str> = segment
         .path
         .file_name()
-        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-    let mut events = Vec::with_capacity(bodies.len());
-    let mut rejected = Vec::new();
-    for (line, body) in bodies.iter().enumerate() {
-        match event::parse(body) {
-            Ok(Parsed::Event(event)) => events.push(event),
-            Ok(Parsed::Probe) => {}
-            Err(rejection) => {
-                rejected.push((format!("spool:{name}:{}", line + 1), rejection.0, body))
-            }
-        }
-    }
-    let letters: Vec<DeadLetter> = rejected
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+        .into();
+    let items: Vec<Item> = bodies
         .iter()
-        .map(|(source, reason, body)| DeadLetter {
-            source,
-            reason,
-            body,
+        .enumerate()
+        .filter_map(|(i, body)| {
+            let origin = Origin::Spool {
+                segment: name.clone(),
+                line: i as u64 + 1,
+            };
+            Item::from_body(body, origin)
         })
         .collect();
-    store::write_dead_letters(pool, &letters).await?;
-    for chunk in events.chunks(CHUNK) {
-        store::write_batch(pool, "spool", chunk).await?;
+    for chunk in items.chunks(CHUNK) {
+        store::write(pool, chunk).await?;
     }
-    Ok(events.len() as u64)
+    Ok(items
+        .iter()
+        .filter(|item| matches!(item, Item::Event { .. }))
+        .count() as u64)
 }

@@ -44,7 +44,7 @@ pub fn detect(head: &[u8]) -> Shape {
     match head[start] {
         b'[' => Shape::Values,
         b'{' => {
-            let mut depth = Depth::default();
+            let mut depth = JsonDepth::default();
             for &byte in &head[start..] {
                 if byte == b'\n' {
                     return Shape::Values;
@@ -70,13 +70,13 @@ pub fn open<'r>(mut reader: Box<dyn BufRead + 'r>) -> io::Result<Box<dyn Records
 
 /// Nesting depth of JSON text seen byte by byte, aware of strings and escapes.
 #[derive(Debug, Default)]
-pub(super) struct Depth {
+pub(super) struct JsonDepth {
     pub(super) depth: usize,
     pub(super) in_string: bool,
     escaped: bool,
 }
 
-impl Depth {
+impl JsonDepth {
     /// Takes one byte and returns the depth after it (a string counts as one level).
     pub(super) fn feed(&mut self, byte: u8) -> usize {
         if self.in_string {

@@ -1,11 +1,11 @@
 //! `lobbylog backfill`: load saved webhook archives through the same store as live events.
 
-pub mod reader;
-pub mod records;
-pub mod report;
-pub mod sources;
-pub mod values;
-pub mod writer;
+mod files;
+mod loader;
+mod reader;
+mod records;
+mod report;
+mod values;
 
 use std::{
     process::ExitCode,
@@ -20,21 +20,22 @@ use anyhow::Context;
 use sqlx::PgPool;
 use tokio::sync::Notify;
 
-use self::{report::Report, writer::Writer};
+pub use self::report::Report;
+use self::{files::Input, loader::Loader};
 use crate::{
     config::{BackfillArgs, GlobalArgs},
     db,
     progress::Progress,
-    server,
+    shutdown,
 };
 
 /// Runs the subcommand: the database first (unless a dry run), then the run, then the summary.
 pub async fn command(global: &GlobalArgs, args: BackfillArgs) -> anyhow::Result<ExitCode> {
     // Every PATH is found before the database is touched.
-    let inputs = sources::expand(&args.paths)?;
+    let inputs = files::expand(&args.paths)?;
     let pool = match args.dry_run {
         true => None,
-        false => Some(db::prepare(&global.database_url, writer::WRITERS as u32).await?),
+        false => Some(db::prepare(&global.database_url, loader::LOADERS as u32).await?),
     };
     let report = run(pool, inputs, &args).await?;
     println!("{report}");
@@ -45,17 +46,17 @@ pub async fn command(global: &GlobalArgs, args: BackfillArgs) -> anyhow::Result<
 /// Stops reading on SIGINT or SIGTERM, once the batches in flight have committed.
 pub async fn run(
     pool: Option<PgPool>,
-    inputs: Vec<sources::Input>,
+    inputs: Vec<Input>,
     args: &BackfillArgs,
 ) -> anyhow::Result<Report> {
     let started = Instant::now();
-    let mut progress = Progress::new("backfill", sources::total_bytes(&inputs), true);
+    let mut progress = Progress::new("backfill", files::total_bytes(&inputs), true);
     let stop = Arc::new(AtomicBool::new(false));
     let interrupted = Arc::new(Notify::new());
     let watcher = tokio::spawn(watch_signals(stop.clone(), interrupted.clone()));
     let mut chunks = reader::spawn(inputs, args.batch_size as usize, stop.clone())
         .context("cannot start the reader thread")?;
-    let mut writer = Writer::new(pool, &mut progress);
+    let mut loader = Loader::new(pool, &mut progress);
     loop {
         let chunk = tokio::select! {
             biased;
@@ -63,13 +64,13 @@ pub async fn run(
             chunk = chunks.recv() => chunk,
         };
         match chunk {
-            Some(chunk) if !stop.load(Ordering::Relaxed) => writer.write(chunk).await?,
+            Some(chunk) if !stop.load(Ordering::Relaxed) => loader.load(chunk).await?,
             _ => break,
         }
     }
-    writer.finish().await?;
+    loader.finish().await?;
     watcher.abort();
-    let mut report = writer.report;
+    let mut report = loader.report;
     report.interrupted = stop.load(Ordering::Relaxed);
     report.elapsed = started.elapsed();
     progress.finish();
@@ -77,7 +78,7 @@ pub async fn run(
 }
 
 async fn watch_signals(stop: Arc<AtomicBool>, interrupted: Arc<Notify>) {
-    server::shutdown_signal().await;
+    shutdown::signal().await;
     stop.store(true, Ordering::Relaxed);
     interrupted.notify_one();
 }

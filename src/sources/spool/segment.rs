@@ -1,163 +1,30 @@
-//! The durable spool: request bodies fsync'd to local segment files while Postgres cannot take them.
-//!
-//! One writer thread appends and fsyncs many bodies at once (one fsync per group of requests).
-//! Each line of a segment is one body in base64, so any bytes frame safely. Segments are named
-//! `<seq>-<created ms>.spool`; the drainer seals the active segment, stores the sealed ones and
-//! only then deletes them.
+//! Segment files: the thread that appends and fsyncs them, and reading them back.
 
 use std::{
     fs::{self, File, OpenOptions},
     io::{self, Write},
     path::{Path, PathBuf},
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::{Arc, atomic::Ordering},
     time::{SystemTime, UNIX_EPOCH},
 };
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use tokio::sync::{mpsc, oneshot};
 
+use super::{Segment, SpoolDepth, SpoolError};
+
 const EXTENSION: &str = "spool";
 /// Appends gathered under one fsync, at most.
-const GROUP: usize = 1024;
+pub(super) const GROUP: usize = 1024;
 /// A segment is closed once it reaches this size, so draining reads bounded files.
 const SEGMENT_BYTES: u64 = 32 * 1024 * 1024;
 
-#[derive(Debug, thiserror::Error)]
-pub enum SpoolError {
-    #[error("spool is full ({max_bytes} bytes)")]
-    Full { max_bytes: u64 },
-    #[error("spool write failed: {0}")]
-    Io(#[from] io::Error),
-    #[error("spool writer has stopped")]
-    Stopped,
-}
-
 type AppendReply = oneshot::Sender<Result<(), SpoolError>>;
 
-enum Request {
+pub(super) enum Request {
     Append(Vec<u8>, AppendReply),
     /// Close the active segment; answers the highest sequence number that is now sealed.
     Seal(oneshot::Sender<u64>),
-}
-
-/// What the spool holds now, for metrics and readiness.
-#[derive(Debug, Default)]
-pub struct Depth {
-    pub records: AtomicU64,
-    pub bytes: AtomicU64,
-    /// Creation time (ms since epoch) of the oldest segment, 0 when empty.
-    pub oldest_ms: AtomicU64,
-}
-
-#[derive(Clone)]
-pub struct Spool {
-    tx: mpsc::Sender<Request>,
-    dir: Arc<PathBuf>,
-    pub depth: Arc<Depth>,
-    /// Held for the spool's life: two processes draining one directory would race.
-    _lock: Arc<File>,
-}
-
-/// A sealed segment, ready to drain.
-pub struct Segment {
-    pub path: PathBuf,
-    pub seq: u64,
-    pub bytes: u64,
-}
-
-impl Spool {
-    /// Creates the directory if needed, counts what an earlier run left, starts the writer thread.
-    pub fn open(dir: &Path, max_bytes: u64) -> io::Result<Self> {
-        fs::create_dir_all(dir)?;
-        let lock = File::create(dir.join(".lock"))?;
-        lock.try_lock().map_err(|_| {
-            io::Error::other(format!(
-                "spool {} is in use by another lobbylog process",
-                dir.display()
-            ))
-        })?;
-        let depth = Arc::new(Depth::default());
-        let mut next_seq = 1;
-        for segment in segments(dir)? {
-            // An unreadable leftover must not stop the service; the drainer sets it aside.
-            let records = count_records(&segment.path).unwrap_or_else(|e| {
-                tracing::error!(path = %segment.path.display(), error = %e, "unreadable spool segment");
-                0
-            });
-            depth.records.fetch_add(records, Ordering::Relaxed);
-            depth.bytes.fetch_add(segment.bytes, Ordering::Relaxed);
-            next_seq = next_seq.max(segment.seq + 1);
-        }
-        refresh_oldest(dir, &depth)?;
-        let (tx, rx) = mpsc::channel(GROUP * 4);
-        let writer = Writer {
-            dir: dir.to_owned(),
-            max_bytes,
-            depth: depth.clone(),
-            next_seq,
-            active: None,
-        };
-        std::thread::Builder::new()
-            .name("spool-writer".into())
-            .spawn(move || writer.run(rx))?;
-        Ok(Self {
-            tx,
-            dir: Arc::new(dir.to_owned()),
-            depth,
-            _lock: Arc::new(lock),
-        })
-    }
-
-    /// Appends one body; returns once it is on disk.
-    pub async fn append(&self, body: &[u8]) -> Result<(), SpoolError> {
-        let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(Request::Append(body.to_vec(), reply))
-            .await
-            .map_err(|_| SpoolError::Stopped)?;
-        answer.await.map_err(|_| SpoolError::Stopped)?
-    }
-
-    /// Seals the active segment and lists every sealed one, oldest first.
-    pub async fn sealed(&self) -> Result<Vec<Segment>, SpoolError> {
-        let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(Request::Seal(reply))
-            .await
-            .map_err(|_| SpoolError::Stopped)?;
-        let upto = answer.await.map_err(|_| SpoolError::Stopped)?;
-        let mut list = segments(&self.dir)?;
-        list.retain(|s| s.seq <= upto);
-        Ok(list)
-    }
-
-    /// Removes a drained segment (its events have committed) or sets aside one that cannot be
-    /// drained (renamed to `<name>.failed`, out of the spool's counts), then updates the depth.
-    pub fn remove(&self, segment: &Segment, records: u64, set_aside: bool) -> io::Result<()> {
-        if set_aside {
-            fs::rename(&segment.path, segment.path.with_extension("failed"))?;
-        } else {
-            fs::remove_file(&segment.path)?;
-        }
-        saturating_sub(&self.depth.records, records);
-        saturating_sub(&self.depth.bytes, segment.bytes);
-        refresh_oldest(&self.dir, &self.depth)
-    }
-
-    /// Whether any segment, even an empty one, waits to be drained.
-    pub fn is_empty(&self) -> bool {
-        self.depth.records.load(Ordering::Relaxed) == 0
-            && self.depth.oldest_ms.load(Ordering::Relaxed) == 0
-    }
-}
-
-fn saturating_sub(counter: &AtomicU64, n: u64) {
-    let _ = counter.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
-        Some(v.saturating_sub(n))
-    });
 }
 
 /// The bodies of a segment and its count of complete lines; a last line without its newline was
@@ -182,11 +49,11 @@ pub fn read_segment(path: &Path) -> io::Result<(Vec<Vec<u8>>, u64)> {
     Ok((bodies, lines))
 }
 
-fn count_records(path: &Path) -> io::Result<u64> {
+pub(super) fn count_records(path: &Path) -> io::Result<u64> {
     Ok(fs::read(path)?.iter().filter(|b| **b == b'\n').count() as u64)
 }
 
-fn segments(dir: &Path) -> io::Result<Vec<Segment>> {
+pub(super) fn segments(dir: &Path) -> io::Result<Vec<Segment>> {
     let mut list = Vec::new();
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
@@ -213,7 +80,7 @@ fn parse_name(path: &Path) -> Option<(u64, u64)> {
     Some((seq.parse().ok()?, created.parse().ok()?))
 }
 
-fn refresh_oldest(dir: &Path, depth: &Depth) -> io::Result<()> {
+pub(super) fn refresh_oldest(dir: &Path, depth: &SpoolDepth) -> io::Result<()> {
     let oldest = segments(dir)?
         .first()
         .and_then(|s| parse_name(&s.path))
@@ -222,22 +89,33 @@ fn refresh_oldest(dir: &Path, depth: &Depth) -> io::Result<()> {
     Ok(())
 }
 
-fn now_ms() -> u64 {
+pub(super) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-struct Writer {
+/// The one thread that writes segments: appends groups of bodies under one fsync each.
+pub(super) struct SegmentWriter {
     dir: PathBuf,
     max_bytes: u64,
-    depth: Arc<Depth>,
+    depth: Arc<SpoolDepth>,
     next_seq: u64,
     active: Option<(File, u64)>,
 }
 
-impl Writer {
-    fn run(mut self, mut rx: mpsc::Receiver<Request>) {
+impl SegmentWriter {
+    pub(super) fn new(dir: PathBuf, max_bytes: u64, depth: Arc<SpoolDepth>, next_seq: u64) -> Self {
+        Self {
+            dir,
+            max_bytes,
+            depth,
+            next_seq,
+            active: None,
+        }
+    }
+
+    pub(super) fn run(mut self, mut rx: mpsc::Receiver<Request>) {
         while let Some(first) = rx.blocking_recv() {
             let mut appends = Vec::new();
             let mut request = Some(first);

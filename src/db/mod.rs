@@ -8,7 +8,9 @@ use sqlx::{
     postgres::{PgConnectOptions, PgPoolOptions},
 };
 
-use crate::config::DatabaseUrl;
+mod url;
+
+pub use url::DatabaseUrl;
 
 mod embedded {
     refinery::embed_migrations!("migrations");
@@ -103,24 +105,13 @@ pub fn latest_migration() -> i32 {
         .unwrap_or(0)
 }
 
-/// Whether Postgres answers at all, within 2 seconds.
-pub async fn ping(pool: &PgPool) -> anyhow::Result<()> {
-    tokio::time::timeout(
-        Duration::from_secs(2),
-        sqlx::query("select 1").execute(pool),
-    )
-    .await
-    .context("postgres did not answer within 2 s")??;
-    Ok(())
-}
-
-/// Whether the database answers and carries every migration this binary knows.
+/// Whether the database answers within 2 seconds and carries every migration this binary knows.
 pub async fn check_ready(pool: &PgPool) -> Result<(), String> {
-    let applied: Option<i32> =
-        sqlx::query_scalar("select max(version) from refinery_schema_history")
-            .fetch_one(pool)
-            .await
-            .map_err(|e| format!("database unreachable: {e}"))?;
+    let query = sqlx::query_scalar("select max(version) from refinery_schema_history");
+    let applied: Option<i32> = tokio::time::timeout(Duration::from_secs(2), query.fetch_one(pool))
+        .await
+        .map_err(|_| "database did not answer within 2 s".to_owned())?
+        .map_err(|e| format!("database unreachable: {e}"))?;
     match applied {
         Some(v) if v >= latest_migration() => Ok(()),
         v => Err(format!(

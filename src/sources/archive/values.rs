@@ -2,7 +2,7 @@
 
 use std::io::{self, BufRead};
 
-use super::records::{BOM, Depth, MAX_RECORD, Record, Records};
+use super::records::{BOM, JsonDepth, MAX_RECORD, Record, Records};
 
 /// JSON values one after another; an array at the top level is opened and its elements are the
 /// records. A value that is not valid JSON still ends where its brackets balance, so one bad
@@ -18,8 +18,8 @@ pub struct Values<R> {
 struct Scan {
     current: Vec<u8>,
     too_large: bool,
-    depth: Depth,
-    /// Depth of the array opened at the top level (0 or 1).
+    depth: JsonDepth,
+    /// JsonDepth of the array opened at the top level (0 or 1).
     level: usize,
     /// The record in progress started with `{` or `[` (else it is a bare scalar).
     container: bool,

@@ -1,54 +1,28 @@
-//! The reading side, on a thread of its own: inputs into parsed events and rejects, handed to the
-//! writer in chunks through a bounded channel, so parsing overlaps with database writes.
+//! The reading side, on a thread of its own: inputs into triaged items, handed to the
+//! loader in chunks through a bounded channel, so parsing overlaps with database writes.
 
-use std::{
-    fmt,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
 };
 
 use tokio::sync::mpsc;
 
 use super::{
+    files::{self, Counter, Input},
     records::{self, MAX_RECORD, Record},
-    sources::{self, Counter, Input},
 };
-use crate::event::{self, Event, Parsed};
+use crate::store::{Item, Origin, Reject};
 
-/// Chunks waiting for the writer; with the one being written and the one being read, this
+/// Chunks waiting for the loader; with the one being written and the one being read, this
 /// bounds memory to a few batches.
 const QUEUED_CHUNKS: usize = 2;
 
-/// Where a record starts: the input and the line.
-#[derive(Debug, Clone)]
-pub struct Location {
-    pub file: Arc<str>,
-    pub line: u64,
-}
-
-impl fmt::Display for Location {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.file, self.line)
-    }
-}
-
-/// A record that is not a usable envelope.
-#[derive(Debug)]
-pub struct Reject {
-    pub location: Location,
-    pub reason: String,
-    pub body: Vec<u8>,
-}
-
-/// What the reader hands over: up to a batch of events, with whatever else it met meanwhile.
+/// What the reader hands over: up to a batch of items (events and rejects, each with its file
+/// and line), with whatever else it met meanwhile.
 #[derive(Debug, Default)]
 pub struct Chunk {
-    pub events: Vec<Event>,
-    /// Where each event of `events` starts.
-    pub locations: Vec<Location>,
-    pub rejects: Vec<Reject>,
+    pub items: Vec<Item>,
     pub probes: u64,
     /// Inputs read to their end.
     pub files_done: u64,
@@ -109,12 +83,10 @@ impl Reader {
 
     fn read_input(&mut self, input: &Input, name: &str) -> std::io::Result<()> {
         let file: Arc<str> = Arc::from(name);
-        let mut records = records::open(sources::open(input, &self.counter)?)?;
+        let mut records = records::open(files::open(input, &self.counter)?)?;
         while let Some(record) = records.next_record()? {
             take(&mut self.chunk, record, &file);
-            if self.chunk.events.len() >= self.batch_size
-                || self.chunk.rejects.len() >= self.batch_size
-            {
+            if self.chunk.items.len() >= self.batch_size {
                 self.send();
             }
             if self.stopped() {
@@ -124,7 +96,7 @@ impl Reader {
         Ok(())
     }
 
-    /// Hands the chunk over, waiting while the writer is behind; stops if the writer is gone.
+    /// Hands the chunk over, waiting while the loader is behind; stops if the loader is gone.
     fn send(&mut self) {
         let mut chunk = std::mem::take(&mut self.chunk);
         chunk.bytes_read = self.counter.get();
@@ -134,31 +106,27 @@ impl Reader {
     }
 }
 
-/// Parses one record into the chunk: an event, a probe or a reject.
+/// Triages one record into the chunk: an event, a probe or a reject.
 fn take(chunk: &mut Chunk, record: Record<'_>, file: &Arc<str>) {
-    let location = Location {
+    let origin = Origin::Archive {
         file: file.clone(),
         line: record.line,
     };
-    let parsed = if record.too_large {
-        Err(format!(
-            "record is larger than {} MiB; its first {} MiB are kept",
-            MAX_RECORD >> 20,
-            MAX_RECORD >> 20
-        ))
-    } else {
-        event::parse(record.bytes).map_err(|rejection| rejection.0)
-    };
-    match parsed {
-        Ok(Parsed::Probe) => chunk.probes += 1,
-        Ok(Parsed::Event(event)) => {
-            chunk.events.push(event);
-            chunk.locations.push(location);
-        }
-        Err(reason) => chunk.rejects.push(Reject {
-            location,
-            reason,
+    let item = if record.too_large {
+        Some(Item::Reject(Reject {
+            origin,
+            reason: format!(
+                "record is larger than {} MiB; its first {} MiB are kept",
+                MAX_RECORD >> 20,
+                MAX_RECORD >> 20
+            ),
             body: record.bytes.to_vec(),
-        }),
+        }))
+    } else {
+        Item::from_body(record.bytes, origin)
+    };
+    match item {
+        Some(item) => chunk.items.push(item),
+        None => chunk.probes += 1,
     }
 }

@@ -1,0 +1,166 @@
+//! `lobbylog serve`: wires the pipeline (spool, group-commit writer, drainer, HTTP intake), binds
+//! the listener and prepares the database in the background.
+
+use std::{future::Future, path::PathBuf, pin::Pin, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+
+use crate::{
+    config::{GlobalArgs, ServeArgs},
+    db::{self, DatabaseUrl},
+    metrics::{Metrics, SpoolLevels},
+    shutdown,
+    signature::Verification,
+    sources::{
+        http::{self, AppState, Fallback, HttpSettings},
+        spool::{self, Spool},
+    },
+    store::{Availability, GroupCommitSettings, GroupCommitWriter},
+};
+
+/// Everything `serve` is configured with, once parsed.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub http: HttpSettings,
+    pub group_commit: GroupCommitSettings,
+    pub spool_dir: PathBuf,
+    pub spool_max_bytes: u64,
+}
+
+/// The running pipeline behind the listener.
+pub struct Pipeline {
+    pub state: AppState,
+    pub spool: Spool,
+    /// Whether Postgres takes writes; the drainer's probe raises it once the database is ready.
+    pub availability: Availability,
+}
+
+/// Opens the spool and starts the group-commit writer and the spool drainer. Until the drainer
+/// finds the database reachable and migrated, events go to the spool.
+pub fn start(pool: PgPool, settings: Settings) -> std::io::Result<Pipeline> {
+    let spool = Spool::open(&settings.spool_dir, settings.spool_max_bytes)?;
+    let metrics = Arc::new(Metrics::default());
+    let availability = Availability::new();
+    let writer = GroupCommitWriter::start(
+        pool.clone(),
+        &settings.group_commit,
+        availability.clone(),
+        metrics.clone(),
+    );
+    tokio::spawn(spool::drain_forever(
+        spool.clone(),
+        pool.clone(),
+        availability.clone(),
+        metrics.clone(),
+    ));
+    let state = AppState {
+        pool,
+        settings: Arc::new(settings.http),
+        writer,
+        fallback: Arc::new(spool.clone()),
+        metrics,
+    };
+    Ok(Pipeline {
+        state,
+        spool,
+        availability,
+    })
+}
+
+impl Fallback for Spool {
+    fn keep<'a>(
+        &'a self,
+        body: &'a [u8],
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move { self.append(body).await.map_err(|e| e.to_string()) })
+    }
+
+    fn levels(&self) -> SpoolLevels {
+        self.depth.levels()
+    }
+}
+
+/// `lobbylog serve`: bind, serve until SIGINT or SIGTERM. The database is prepared in the
+/// background, so webhooks are accepted (and spooled) even while Postgres is down at startup.
+pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
+    let settings = settings(&args)?;
+    let pool = db::lazy_pool(&global.database_url, args.db_max_connections)?;
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let pipeline = start(pool.clone(), settings)
+        .with_context(|| format!("cannot open the spool in {}", args.spool_dir.display()))?;
+    tokio::spawn(bring_up(global.database_url.clone()));
+    tracing::info!(address = %listener.local_addr()?, "listening for Daily webhooks on POST /webhooks/daily");
+    http::serve(listener, pipeline.state, shutdown::signal()).await?;
+    pool.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Creates and migrates the database, retrying with backoff until Postgres answers.
+async fn bring_up(url: DatabaseUrl) {
+    let mut delay = Duration::from_secs(1);
+    loop {
+        let prepared = async {
+            db::ensure_database(&url).await?;
+            db::migrate(&url).await
+        };
+        match prepared.await {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::error!(
+                    error = format!("{e:#}"),
+                    retry_in_s = delay.as_secs(),
+                    "database not ready; spooling meanwhile"
+                );
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
+}
+
+fn settings(args: &ServeArgs) -> anyhow::Result<Settings> {
+    Ok(Settings {
+        http: HttpSettings {
+            verification: verification(args)?,
+            body_limit: args.body_limit,
+            max_in_flight: args.max_in_flight as usize,
+            body_timeout: Duration::from_millis(args.body_timeout_ms),
+        },
+        group_commit: GroupCommitSettings {
+            enabled: args.group_commit,
+            max_events: args.batch_max_events as usize,
+            max_wait: Duration::from_millis(args.batch_max_wait_ms),
+            deadline: Duration::from_millis(args.commit_deadline_ms),
+        },
+        spool_dir: args.spool_dir.clone(),
+        spool_max_bytes: args.spool_max_bytes,
+    })
+}
+
+fn verification(args: &ServeArgs) -> anyhow::Result<Verification> {
+    let secrets = args.webhook_secrets.decode().map_err(anyhow::Error::msg)?;
+    match (secrets.is_empty(), args.allow_unsigned) {
+        (false, allow_unsigned) => {
+            if allow_unsigned {
+                tracing::warn!("LOBBYLOG_ALLOW_UNSIGNED ignored: a webhook secret is set");
+            }
+            Ok(Verification::Secrets(Arc::from(secrets)))
+        }
+        (true, true) => {
+            tracing::error!(
+                "SIGNATURE CHECKS ARE OFF: no DAILY_WEBHOOK_SECRET and LOBBYLOG_ALLOW_UNSIGNED=true; \
+                 anyone who can reach this port can write events"
+            );
+            Ok(Verification::Disabled)
+        }
+        (true, false) => anyhow::bail!(
+            "no webhook secret: set DAILY_WEBHOOK_SECRET to the `hmac` of your Daily webhook \
+             (or LOBBYLOG_ALLOW_UNSIGNED=true to accept unsigned requests, for local experiments only)"
+        ),
+    }
+}

@@ -1,0 +1,168 @@
+//! One batch of events in one transaction: raw insert and projection, a refused event isolated.
+
+use std::{collections::HashSet, pin::Pin};
+
+use sqlx::PgPool;
+
+use super::{Origin, Outcome, Reject, dead_letters, raw};
+use crate::{
+    event::Event,
+    projection::{self, Fact},
+};
+
+/// An event to store and where it came from (the dead letter's source if Postgres refuses it).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Pending<'a> {
+    pub event: &'a Event,
+    pub origin: &'a Origin,
+}
+
+/// Stores events in one transaction and returns each one's outcome, in input order.
+///
+/// If Postgres refuses the batch because of one event's data, the batch is split in halves until
+/// that event stands alone, so it cannot fail its neighbours (a few transactions, not one per
+/// event); it is then stored raw without its projection, or dead-lettered if even that is
+/// refused. Any other error (connection lost, deadlock, shutdown, a schema this binary does not
+/// expect) is returned: nothing of the batch was committed, and the caller keeps the events.
+pub(super) async fn write_events(
+    pool: &PgPool,
+    events: &[Pending<'_>],
+) -> Result<Vec<Outcome>, sqlx::Error> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    match write_in_transaction(pool, events, None).await {
+        Err(e) if refuses_data(&e) => {
+            tracing::warn!(error = %e, batch = events.len(), "batch refused, isolating the event");
+            isolate(pool, events).await
+        }
+        other => other,
+    }
+}
+
+/// Halves a refused batch until the refused event is alone; the halves are stored in order, so
+/// a repeated id still counts as a duplicate after its first occurrence.
+fn isolate<'a>(
+    pool: &'a PgPool,
+    events: &'a [Pending<'a>],
+) -> Pin<Box<dyn Future<Output = Result<Vec<Outcome>, sqlx::Error>> + Send + 'a>> {
+    Box::pin(async move {
+        if let [event] = events {
+            return write_one(pool, *event).await.map(|o| vec![o]);
+        }
+        let (first, second) = events.split_at(events.len() / 2);
+        let mut outcomes = Vec::with_capacity(events.len());
+        for half in [first, second] {
+            match write_in_transaction(pool, half, None).await {
+                Err(e) if refuses_data(&e) => outcomes.extend(isolate(pool, half).await?),
+                other => outcomes.extend(other?),
+            }
+        }
+        Ok(outcomes)
+    })
+}
+
+/// Whether Postgres refused the data itself (data exception, constraint, size limit), as
+/// opposed to not being able to take any write right now.
+fn refuses_data(error: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(e) = error else {
+        return false;
+    };
+    e.code()
+        .is_some_and(|code| matches!(code.get(..2), Some("22" | "23" | "54")))
+}
+
+/// Whether the error says Postgres cannot take writes now (connection, shutdown, resources), as
+/// opposed to something about what was written.
+pub fn is_unavailable(error: &sqlx::Error) -> bool {
+    use sqlx::Error::*;
+    match error {
+        Database(e) => e
+            .code()
+            .is_some_and(|code| matches!(code.get(..2), Some("08" | "53" | "57" | "58"))),
+        Io(_) | Tls(_) | Protocol(_) | PoolTimedOut | PoolClosed | WorkerCrashed => true,
+        _ => false,
+    }
+}
+
+/// One event alone. If Postgres refuses its projection, the raw row is kept with the refusal as
+/// its `projection_error`; only if it refuses the raw row too is the event dead-lettered.
+async fn write_one(pool: &PgPool, event: Pending<'_>) -> Result<Outcome, sqlx::Error> {
+    let alone = std::slice::from_ref(&event);
+    let refusal = match write_in_transaction(pool, alone, None).await {
+        Err(e) if refuses_data(&e) => e.to_string(),
+        other => return other.map(|outcomes| outcomes[0]),
+    };
+    let unprojected = format!("postgres refused the projection: {refusal}");
+    match write_in_transaction(pool, alone, Some(&unprojected)).await {
+        Err(e) if refuses_data(&e) => dead_letter_refused(pool, event, &e.to_string()).await,
+        other => other.map(|outcomes| outcomes[0]),
+    }
+}
+
+async fn dead_letter_refused(
+    pool: &PgPool,
+    Pending { event, origin }: Pending<'_>,
+    error: &str,
+) -> Result<Outcome, sqlx::Error> {
+    tracing::warn!(event_id = %event.id, error, "postgres refused an event; dead-lettered");
+    let refused = Reject {
+        origin: origin.clone(),
+        reason: format!("postgres refused the event: {error}"),
+        body: event.raw.as_bytes().to_vec(),
+    };
+    dead_letters::write(pool, &[&refused]).await?;
+    Ok(Outcome::Refused)
+}
+
+/// The raw insert and the projection of the new events, in one transaction; with `unprojected`,
+/// the events are stored raw with that as their projection error.
+async fn write_in_transaction(
+    pool: &PgPool,
+    events: &[Pending<'_>],
+    unprojected: Option<&str>,
+) -> Result<Vec<Outcome>, sqlx::Error> {
+    let first_index = first_occurrences(events);
+    let mut unique: Vec<&Event> = first_index.iter().map(|&i| events[i].event).collect();
+    // Inserted in id order, so concurrent batches lock ids in the same order and cannot deadlock.
+    unique.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+    let projected: Vec<Result<Option<Fact>, String>> = match unprojected {
+        None => unique.iter().map(|e| projection::facts(e)).collect(),
+        Some(reason) => unique.iter().map(|_| Err(reason.to_owned())).collect(),
+    };
+    let mut tx = pool.begin().await?;
+    let inserted = raw::insert(&mut tx, &unique, &projected).await?;
+    let mut facts = Vec::with_capacity(unique.len());
+    for (event, fact) in unique.iter().zip(projected) {
+        if !inserted.contains(event.id.as_str()) {
+            continue;
+        }
+        match fact {
+            Ok(Some(fact)) => facts.push(fact),
+            Ok(None) => {}
+            Err(error) => tracing::warn!(
+                event_id = %event.id,
+                event_type = %event.event_type,
+                error,
+                "event stored raw but not projected"
+            ),
+        }
+    }
+    projection::apply(&mut tx, facts).await?;
+    tx.commit().await?;
+    let mut outcomes = vec![Outcome::Duplicate; events.len()];
+    for &i in &first_index {
+        if inserted.contains(events[i].event.id.as_str()) {
+            outcomes[i] = Outcome::Stored;
+        }
+    }
+    Ok(outcomes)
+}
+
+/// Indexes of the first event of each id, in input order.
+fn first_occurrences(events: &[Pending<'_>]) -> Vec<usize> {
+    let mut seen = HashSet::with_capacity(events.len());
+    (0..events.len())
+        .filter(|&i| seen.insert(events[i].event.id.as_str()))
+        .collect()
+}
