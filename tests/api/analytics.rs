@@ -4,8 +4,7 @@ use serde_json::{Value, json};
 
 use crate::{
     daily,
-    helpers::{TestApp, spawn_app},
-    knocks::{now, post_all},
+    helpers::{TestApp, now, spawn_app},
 };
 
 /// The ```sql blocks of the README's Analytics section, in order.
@@ -58,7 +57,7 @@ async fn load_knocks(app: &TestApp) -> Vec<f64> {
     events.push(daily::participant_joined("side0", "adm2-1", t - 490.0));
     events.push(daily::waiting_joined("lobby", "wait-1", now() - 120.0));
     events.push(daily::waiting_joined("side0", "lost-1", t - 3.0 * day));
-    post_all(app, &events).await;
+    app.post_all(&events).await;
     abandoned_at
 }
 

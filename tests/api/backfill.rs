@@ -1,115 +1,23 @@
 //! `lobbylog backfill`, the real binary against a fresh database: shapes, compression, duplicates,
 //! bad records, broken files, reruns, dry runs, interrupts, and the same knocks as the intake.
 
-use std::{
-    io::Write,
-    path::Path,
-    process::{Command, Stdio},
-    time::Duration,
-};
+use std::{io::Write, path::Path, process::Stdio, time::Duration};
 
-use lobbylog::db;
 use rand::{SeedableRng, rngs::StdRng, seq::SliceRandom};
 use serde_json::Value;
 use sqlx::PgPool;
 
 use crate::{
     daily,
-    helpers::{admin_url, drop_database, fresh_database, spawn_app},
-    knocks::{knocks, now, post_all},
+    helpers::{Run, TestDb, admin_url, database_url, knocks, lobbylog, now, run, spawn_app},
 };
-
-/// A fresh database without a running app; dropped with the value.
-struct Db {
-    url: String,
-    name: String,
-    pool: PgPool,
-}
-
-impl Db {
-    async fn fresh() -> Self {
-        let (url, name) = fresh_database().await;
-        let pool = db::connect_pool(&url, 2).await.expect("test pool");
-        Self {
-            url: url.expose().to_owned(),
-            name,
-            pool,
-        }
-    }
-
-    async fn count(&self, table: &str) -> i64 {
-        count(&self.pool, table).await
-    }
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        drop_database(admin_url(), self.name.clone());
-    }
-}
-
-async fn count(pool: &PgPool, table: &str) -> i64 {
-    sqlx::query_scalar(sqlx::AssertSqlSafe(format!("select count(*) from {table}")))
-        .fetch_one(pool)
-        .await
-        .unwrap()
-}
-
-/// What a run of the binary left: exit status, summary (stdout) and reports (stderr).
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    /// A number from the summary, e.g. `inserted`.
-    fn count(&self, label: &str) -> u64 {
-        self.stdout
-            .lines()
-            .find_map(|l| l.trim().strip_prefix(label))
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("no `{label}` in the summary:\n{self:?}"))
-    }
-}
-
-fn command(url: &str, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_lobbylog"));
-    command
-        .arg("backfill")
-        .args(args)
-        .env("DATABASE_URL", url)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    command
-}
 
 /// Runs `lobbylog backfill ARGS` against `url`, with `stdin` piped in if given.
 async fn backfill(url: &str, args: &[&str], stdin: Option<Vec<u8>>) -> Run {
-    let mut command = command(url, args);
-    command.stdin(if stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    });
-    tokio::task::spawn_blocking(move || {
-        let mut child = command.spawn().expect("starting lobbylog");
-        if let Some(bytes) = stdin {
-            let mut pipe = child.stdin.take().unwrap();
-            std::thread::spawn(move || pipe.write_all(&bytes));
-        }
-        let output = child.wait_with_output().unwrap();
-        Run {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
-    })
-    .await
-    .unwrap()
+    let args: Vec<&str> = std::iter::once("backfill")
+        .chain(args.iter().copied())
+        .collect();
+    run(lobbylog(url, &args), stdin).await
 }
 
 /// `n` distinct knocks starting with `prefix`, one event each.
@@ -166,9 +74,9 @@ async fn every_shape_and_compression_is_read_by_content_whatever_the_file_name()
         ),
     ];
     for (name, bytes, events) in cases {
-        let db = Db::fresh().await;
+        let db = TestDb::fresh().await;
         let path = write(dir.path(), name, &bytes);
-        let run = backfill(&db.url, &[&path], None).await;
+        let run = backfill(db.url(), &[&path], None).await;
         assert_eq!(run.code, 0, "{name}: {run:?}");
         assert_eq!(run.count("inserted"), events as u64, "{name}: {run:?}");
         assert_eq!(db.count("webhook_events").await, events as i64, "{name}");
@@ -200,8 +108,8 @@ async fn a_directory_is_walked_recursively_in_sorted_order() {
         "a/b.json",
         &[ndjson(&sample("ab", 1)), bad(0)].concat(),
     );
-    let db = Db::fresh().await;
-    let run = backfill(&db.url, &[dir.path().to_str().unwrap()], None).await;
+    let db = TestDb::fresh().await;
+    let run = backfill(db.url(), &[dir.path().to_str().unwrap()], None).await;
     assert_eq!(run.code, 2, "{run:?}");
     assert_eq!(
         (run.count("files"), run.count("inserted")),
@@ -220,9 +128,9 @@ async fn a_directory_is_walked_recursively_in_sorted_order() {
 
 #[tokio::test]
 async fn stdin_is_read_when_the_path_is_a_dash() {
-    let db = Db::fresh().await;
+    let db = TestDb::fresh().await;
     let archive = gzip(&ndjson(&sample("stdin", 70)));
-    let run = backfill(&db.url, &["-"], Some(archive)).await;
+    let run = backfill(db.url(), &["-"], Some(archive)).await;
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(run.count("inserted"), 70);
     assert_eq!(db.count("webhook_events").await, 70);
@@ -235,9 +143,9 @@ async fn ids_repeated_inside_the_archive_and_across_files_are_duplicates() {
     let first = [&events[..], &events[..10]].concat();
     write(dir.path(), "1.ndjson", &ndjson(&first));
     write(dir.path(), "2.json", &pretty_array(&events[50..]));
-    let db = Db::fresh().await;
+    let db = TestDb::fresh().await;
     let run = backfill(
-        &db.url,
+        db.url(),
         &[dir.path().to_str().unwrap(), "--batch-size", "64"],
         None,
     )
@@ -257,11 +165,11 @@ async fn a_rerun_inserts_nothing_and_adds_no_dead_letters() {
     let mut text = ndjson(&sample("rerun", 150));
     text.extend_from_slice(b"{\"id\": \"no-type\"}\n{\"test\":\"test\"}\n");
     let path = write(dir.path(), "archive.ndjson", &text);
-    let db = Db::fresh().await;
-    let first = backfill(&db.url, &[&path], None).await;
+    let db = TestDb::fresh().await;
+    let first = backfill(db.url(), &[&path], None).await;
     assert_eq!((first.code, first.count("inserted")), (2, 150), "{first:?}");
     assert_eq!((first.count("rejected"), first.count("probes")), (1, 1));
-    let again = backfill(&db.url, &[&path], None).await;
+    let again = backfill(db.url(), &[&path], None).await;
     assert_eq!(again.code, 2, "{again:?}");
     assert_eq!(
         (again.count("inserted"), again.count("duplicates")),
@@ -281,8 +189,8 @@ async fn bad_records_are_shown_with_file_and_line_and_all_are_dead_lettered() {
     let lines_path = write(dir.path(), "lines.ndjson", &lines);
     let array = format!("[\n{},\n  [1, 2],\n{}\n]", good[0], good[1]);
     let array_path = write(dir.path(), "array.json", array.as_bytes());
-    let db = Db::fresh().await;
-    let run = backfill(&db.url, &[&lines_path, &array_path], None).await;
+    let db = TestDb::fresh().await;
+    let run = backfill(db.url(), &[&lines_path, &array_path], None).await;
     assert_eq!(run.code, 2, "{run:?}");
     assert_eq!(
         (run.count("inserted"), run.count("rejected")),
@@ -321,8 +229,8 @@ async fn a_truncated_gzip_file_is_reported_and_the_run_goes_on() {
     let whole = gzip(&ndjson(&sample("cut", 3_000)));
     let cut = write(dir.path(), "a-cut.ndjson.gz", &whole[..whole.len() * 2 / 3]);
     write(dir.path(), "b-fine.ndjson", &ndjson(&sample("fine", 5)));
-    let db = Db::fresh().await;
-    let run = backfill(&db.url, &[dir.path().to_str().unwrap()], None).await;
+    let db = TestDb::fresh().await;
+    let run = backfill(db.url(), &[dir.path().to_str().unwrap()], None).await;
     assert_eq!(run.code, 2, "{run:?}");
     assert!(
         run.stderr
@@ -346,8 +254,8 @@ async fn empty_files_are_read_as_no_records() {
     let empty = write(dir.path(), "empty.json", b"");
     let blank = write(dir.path(), "blank.ndjson", b"\n  \n\t\n");
     let gz = write(dir.path(), "empty.gz", &gzip(b""));
-    let db = Db::fresh().await;
-    let run = backfill(&db.url, &[&empty, &blank, &gz], None).await;
+    let db = TestDb::fresh().await;
+    let run = backfill(db.url(), &[&empty, &blank, &gz], None).await;
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!((run.count("files"), run.count("events read")), (3, 0));
     assert_eq!(db.count("webhook_events").await, 0);
@@ -357,7 +265,7 @@ async fn empty_files_are_read_as_no_records() {
 async fn events_the_intake_already_stored_are_counted_as_duplicates() {
     let app = spawn_app().await;
     let events = sample("live", 120);
-    post_all(&app, &events[..30]).await;
+    app.post_all(&events[..30]).await;
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), "archive.json.zst", &zstd(&ndjson(&events)));
     let run = backfill(&app.database_url(), &[&path], None).await;
@@ -379,8 +287,8 @@ async fn a_dry_run_reads_everything_and_needs_no_database() {
     assert_eq!((run.count("would store"), run.count("rejected")), (12, 1));
     assert!(run.stderr.contains(&format!("{path}:13: body is not JSON")));
 
-    let db = Db::fresh().await;
-    let run = backfill(&db.url, &["--dry-run", &path], None).await;
+    let db = TestDb::fresh().await;
+    let run = backfill(db.url(), &["--dry-run", &path], None).await;
     assert_eq!(run.count("would store"), 12, "{run:?}");
     assert_eq!(db.count("webhook_events").await, 0);
     assert_eq!(db.count("dead_letters").await, 0);
@@ -398,7 +306,7 @@ async fn an_unreachable_database_is_a_fatal_error() {
 #[tokio::test]
 async fn a_missing_path_stops_the_run_before_the_database_is_touched() {
     let name = format!("lobbylog_test_{}", uuid::Uuid::new_v4().simple());
-    let url = crate::helpers::database_url(&admin_url(), &name);
+    let url = database_url(&admin_url(), &name);
     let run = backfill(&url, &["/nonexistent/archive.ndjson"], None).await;
     assert_eq!(run.code, 1, "{run:?}");
     assert!(
@@ -420,9 +328,9 @@ async fn a_missing_path_stops_the_run_before_the_database_is_touched() {
 
 #[tokio::test]
 async fn an_interrupt_stops_reading_keeps_committed_batches_and_exits_130() {
-    let db = Db::fresh().await;
+    let db = TestDb::fresh().await;
     let events = sample("int", 25);
-    let mut child = command(&db.url, &["--batch-size", "10", "-"])
+    let mut child = lobbylog(db.url(), &["backfill", "--batch-size", "10", "-"])
         .stdin(Stdio::piped())
         .spawn()
         .unwrap();
@@ -436,7 +344,10 @@ async fn an_interrupt_stops_reading_keeps_committed_batches_and_exits_130() {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     let pid = child.id().to_string();
-    let killed = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
     assert!(killed.success());
     let output = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
         .await
@@ -460,7 +371,7 @@ async fn the_knocks_after_a_backfill_equal_the_knocks_after_the_intake() {
         .flat_map(|i| daily::random_history(&mut rng, i, t).0)
         .collect();
     let live = spawn_app().await;
-    post_all(&live, &events).await;
+    live.post_all(&events).await;
 
     events.shuffle(&mut rng);
     let (first, second) = events.split_at(events.len() / 2);
@@ -477,7 +388,7 @@ async fn the_knocks_after_a_backfill_equal_the_knocks_after_the_intake() {
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(run.count("inserted"), events.len() as u64);
 
-    assert_eq!(knocks(&archived).await, knocks(&live).await);
+    assert_eq!(knocks(&archived.pool).await, knocks(&live.pool).await);
     let stored = "select event_id, event_type, version, event_ts, body from webhook_events \
                   order by event_id";
     type Row = (String, String, Option<String>, Option<f64>, Value);

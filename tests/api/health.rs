@@ -1,11 +1,9 @@
 //! Liveness, readiness, and what the intake answers when the database is gone.
 
-use std::str::FromStr;
-
 use serde_json::Value;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::PgPoolOptions;
 
-use crate::helpers::{fixture, fresh_database, spawn_app, start};
+use crate::helpers::{TestDb, fixture, free_port, spawn_app, start, via};
 
 #[tokio::test]
 async fn healthz_and_readyz_answer_200_on_a_migrated_database() {
@@ -18,20 +16,13 @@ async fn healthz_and_readyz_answer_200_on_a_migrated_database() {
 
 #[tokio::test]
 async fn with_the_database_unreachable_readiness_fails_and_events_are_spooled() {
-    let (database_url, db_name) = fresh_database().await;
-    // A port nobody listens on: bind one, then free it.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let options = PgConnectOptions::from_str(database_url.expose())
-        .unwrap()
-        .port(port);
+    let db = TestDb::fresh().await;
+    // A port nobody listens on.
     let pool = PgPoolOptions::new()
         .acquire_timeout(std::time::Duration::from_secs(1))
-        .connect_lazy_with(options);
-    let app = start(pool, db_name, |_| {}).await;
+        .connect_lazy(&via(db.url(), free_port()))
+        .unwrap();
+    let app = start(pool, db, |_| {}).await;
     app.availability.mark_up();
 
     assert_eq!(app.get("/healthz").await.status(), 200);

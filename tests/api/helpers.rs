@@ -1,9 +1,16 @@
-//! `spawn_app`: the real service on port 0, against a fresh Postgres database per test.
+//! `spawn_app`: the real service on port 0, against a fresh Postgres database per test; and what
+//! every feature file shares. `LOBBYLOG_TEST_LOG=1` shows the service's logs.
 
-use std::{str::FromStr, sync::Arc, time::Duration};
+mod binary;
+mod database;
+
+use std::{
+    sync::{Arc, Once},
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
 
 use lobbylog::{
-    db::{self, DatabaseUrl},
+    db,
     serve::{self, Settings},
     signature::{self, Verification, WebhookSecret},
     sources::{
@@ -12,12 +19,14 @@ use lobbylog::{
     },
     store::{Availability, GroupCommitSettings},
 };
-use sqlx::{
-    Connection, PgConnection, PgPool,
-    postgres::{PgConnectOptions, PgPoolOptions},
-};
+use serde_json::Value;
+use sqlx::{PgPool, postgres::PgPoolOptions};
 use tokio::{net::TcpListener, sync::oneshot};
 
+pub use self::{
+    binary::{Run, Service, free_port, lobbylog, ready, run, via},
+    database::{TestDb, admin_url, count, count_events, database_url, knocks},
+};
 use crate::proxy::Proxy;
 
 /// base64("lobbylog-test-secret")
@@ -26,6 +35,26 @@ pub const SECRET: &str = "bG9iYnlsb2ctdGVzdC1zZWNyZXQ=";
 pub const OLD_SECRET: &str = "bG9iYnlsb2ctb2xkLXNlY3JldA==";
 pub const BODY_LIMIT: usize = 64 * 1024;
 
+/// Whether `LOBBYLOG_TEST_LOG` asks for the logs of the service and of the binaries tests run.
+pub fn logs_shown() -> bool {
+    std::env::var_os("LOBBYLOG_TEST_LOG").is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+/// Installs a log subscriber once, when `LOBBYLOG_TEST_LOG` is set (`RUST_LOG` filters it).
+pub fn show_logs_if_asked() {
+    static INIT: Once = Once::new();
+    if logs_shown() {
+        INIT.call_once(|| {
+            let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_test_writer()
+                .try_init();
+        });
+    }
+}
+
 pub struct TestApp {
     pub address: String,
     pub pool: PgPool,
@@ -33,55 +62,8 @@ pub struct TestApp {
     pub availability: Availability,
     pub client: reqwest::Client,
     pub spool_dir: tempfile::TempDir,
-    db_name: String,
-    admin_url: String,
     shutdown: Option<oneshot::Sender<()>>,
-}
-
-/// The Postgres server tests create their databases on.
-pub fn admin_url() -> String {
-    std::env::var("LOBBYLOG_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres:postgres@localhost:5432/postgres".into())
-}
-
-async fn connect_admin(url: &str) -> PgConnection {
-    let options =
-        PgConnectOptions::from_str(url).expect("LOBBYLOG_TEST_DATABASE_URL is not a Postgres URL");
-    match tokio::time::timeout(
-        Duration::from_secs(10),
-        PgConnection::connect_with(&options),
-    )
-    .await
-    {
-        Ok(Ok(conn)) => conn,
-        Ok(Err(e)) => panic!(
-            "cannot reach Postgres at {url}: {e}\n\
-             The tests need a real Postgres. Start one (`docker compose up -d postgres`, or \
-             `pg_ctlcluster <version> main start`), or point LOBBYLOG_TEST_DATABASE_URL at one."
-        ),
-        Err(_) => panic!("timed out connecting to Postgres at {url}; is it running?"),
-    }
-}
-
-/// A fresh, migrated database of its own; dropped with the returned guard.
-pub async fn fresh_database() -> (DatabaseUrl, String) {
-    let admin = admin_url();
-    connect_admin(&admin).await.close().await.ok();
-    let db_name = format!("lobbylog_test_{}", uuid::Uuid::new_v4().simple());
-    let url = DatabaseUrl::from_str(&database_url(&admin, &db_name)).unwrap();
-    db::ensure_database(&url)
-        .await
-        .expect("creating the test database");
-    db::migrate(&url)
-        .await
-        .expect("migrating the test database");
-    (url, db_name)
-}
-
-/// The URL of database `db_name` on the server of `admin`.
-pub fn database_url(admin: &str, db_name: &str) -> String {
-    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin);
-    format!("{base}/{db_name}")
+    db: TestDb,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -114,20 +96,16 @@ pub fn test_settings() -> Settings {
 
 /// A migrated database of its own, the service on port 0, settings as `configure` leaves them.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
-    let (database_url, db_name) = fresh_database().await;
-    let pool = db::lazy_pool(&database_url, 5).expect("test pool");
-    let app = start(pool, db_name, configure).await;
+    let db = TestDb::fresh().await;
+    let pool = db::lazy_pool(&db.url, 5).expect("test pool");
+    let app = start(pool, db, configure).await;
     app.availability.mark_up();
     app
 }
 
-/// Serves on port 0 with `pool`; `db_name` is dropped when the app is. Postgres is not yet marked
+/// Serves on port 0 with `pool`; `db` is dropped when the app is. Postgres is not yet marked
 /// available: the drainer's probe does that once the database is ready, or the test does.
-pub async fn start(
-    pool: PgPool,
-    db_name: String,
-    configure: impl FnOnce(&mut Settings),
-) -> TestApp {
+pub async fn start(pool: PgPool, db: TestDb, configure: impl FnOnce(&mut Settings)) -> TestApp {
     let spool_dir = tempfile::tempdir().unwrap();
     let mut settings = test_settings();
     settings.spool_dir = spool_dir.path().to_owned();
@@ -146,9 +124,8 @@ pub async fn start(
         availability: pipeline.availability,
         client: reqwest::Client::new(),
         spool_dir,
-        db_name,
-        admin_url: admin_url(),
         shutdown: Some(tx),
+        db,
     }
 }
 
@@ -183,6 +160,14 @@ impl TestApp {
         self.post_webhook(body, &signed_headers(SECRET, body)).await
     }
 
+    /// Posts each event, signed, and expects 200 for each.
+    pub async fn post_all(&self, events: &[Value]) {
+        for event in events {
+            let response = self.post_signed(event.to_string().as_bytes()).await;
+            assert_eq!(response.status(), 200, "{event}");
+        }
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client
             .get(format!("{}{path}", self.address))
@@ -198,14 +183,11 @@ impl TestApp {
 
     /// The URL of this app's database, for running the `lobbylog` binary against it.
     pub fn database_url(&self) -> String {
-        database_url(&self.admin_url, &self.db_name)
+        self.db.url().to_owned()
     }
 
     pub async fn count(&self, table: &str) -> i64 {
-        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("select count(*) from {table}")))
-            .fetch_one(&self.pool)
-            .await
-            .unwrap()
+        count(&self.pool, table).await
     }
 }
 
@@ -214,32 +196,15 @@ impl Drop for TestApp {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        drop_database(self.admin_url.clone(), self.db_name.clone());
     }
 }
 
-/// Drops a test database from a plain thread: Drop cannot await inside the test's runtime.
-pub fn drop_database(admin_url: String, db_name: String) {
-    let dropper = std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            let mut admin = connect_admin(&admin_url).await;
-            let sql = format!(
-                "drop database if exists {} with (force)",
-                db::quote_ident(&db_name)
-            );
-            if let Err(e) = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .execute(&mut admin)
-                .await
-            {
-                eprintln!("could not drop test database {db_name}: {e}");
-            }
-        });
-    });
-    let _ = dropper.join();
+/// Seconds since the Unix epoch, now.
+pub fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
 }
 
 /// A Daily fixture from tests/fixtures/daily, compacted as Daily sends it on the wire.
@@ -267,15 +232,15 @@ pub fn fixture_names() -> Vec<String> {
 pub async fn spawn_app_behind_proxy(
     configure: impl FnOnce(&mut Settings),
 ) -> (TestApp, Proxy, PgPool) {
-    let (database_url, db_name) = fresh_database().await;
-    let options = PgConnectOptions::from_str(database_url.expose()).unwrap();
-    let proxy = Proxy::in_front_of(&database_url).await;
+    let db = TestDb::fresh().await;
+    let proxy = Proxy::in_front_of(&db.url).await;
     let proxied = PgPoolOptions::new()
         .max_connections(5)
         .acquire_timeout(Duration::from_secs(1))
-        .connect_lazy_with(options.host("127.0.0.1").port(proxy.port));
-    let direct = db::lazy_pool(&database_url, 2).unwrap();
-    let app = start(proxied, db_name, configure).await;
+        .connect_lazy(&via(db.url(), proxy.port))
+        .unwrap();
+    let direct = db.pool.clone();
+    let app = start(proxied, db, configure).await;
     app.availability.mark_up();
     (app, proxy, direct)
 }
@@ -293,11 +258,4 @@ pub async fn eventually<F: Future<Output = bool>>(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     false
-}
-
-pub async fn count_events(pool: &PgPool) -> i64 {
-    sqlx::query_scalar("select count(*) from webhook_events")
-        .fetch_one(pool)
-        .await
-        .unwrap()
 }

@@ -1,68 +1,13 @@
 //! The knock projection through the real intake: outcomes, order independence, reproject.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use lobbylog::{reproject, store};
 use rand::{Rng, SeedableRng, rngs::StdRng, seq::SliceRandom};
 use serde_json::{Value, json};
 
 use crate::{
     daily::{self, Expected},
-    helpers::{TestApp, fixture, spawn_app},
+    helpers::{TestApp, fixture, knocks, now, spawn_app},
 };
-
-pub fn now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
-}
-
-pub async fn post_all(app: &TestApp, events: &[Value]) {
-    for event in events {
-        let response = app.post_signed(event.to_string().as_bytes()).await;
-        assert_eq!(response.status(), 200, "{event}");
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct KnockRow {
-    room: String,
-    session_id: String,
-    knocked_at: f64,
-    resolved_at: Option<f64>,
-    wait_seconds: Option<f64>,
-    outcome: String,
-}
-
-/// The `knocks` view, one row per knock, sorted; the wait of a `waiting` knock is left out.
-pub async fn knocks(app: &TestApp) -> Vec<Expected> {
-    let rows: Vec<KnockRow> = sqlx::query_as(
-        "select room, session_id, extract(epoch from knocked_at)::float8 as knocked_at,
-                extract(epoch from resolved_at)::float8 as resolved_at, wait_seconds, outcome
-         from knocks order by room, session_id",
-    )
-    .fetch_all(&app.pool)
-    .await
-    .unwrap();
-    rows.into_iter()
-        .map(|r| Expected {
-            wait_seconds: if r.outcome == "waiting" {
-                None
-            } else {
-                r.wait_seconds
-            },
-            outcome: ["admitted", "abandoned", "waiting", "unresolved"]
-                .into_iter()
-                .find(|o| *o == r.outcome)
-                .unwrap(),
-            room: r.room,
-            session_id: r.session_id,
-            knocked_at: r.knocked_at,
-            resolved_at: r.resolved_at,
-        })
-        .collect()
-}
 
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() < 2e-3
@@ -92,7 +37,7 @@ async fn the_documented_waiting_left_alone_is_an_abandoned_knock() {
     let app = spawn_app().await;
     app.post_signed(&fixture("waiting-participant.left__1.json"))
         .await;
-    let knocks = knocks(&app).await;
+    let knocks = knocks(&app.pool).await;
     assert_knocks_match(
         &knocks,
         &[Expected {
@@ -122,14 +67,14 @@ async fn admission_wins_over_a_waiting_left_in_any_order() {
         daily::waiting_joined("r", "aaaa-1", t0),
     ];
     let app = spawn_app().await;
-    post_all(&app, &events[..1]).await;
+    app.post_all(&events[..1]).await;
     assert_eq!(
         app.count("knocks").await,
         0,
         "a call session alone is not a knock"
     );
     for event in &events[1..] {
-        post_all(&app, std::slice::from_ref(event)).await;
+        app.post_all(std::slice::from_ref(event)).await;
         let outcome: String = sqlx::query_scalar("select outcome from knocks")
             .fetch_one(&app.pool)
             .await
@@ -151,13 +96,10 @@ async fn admission_wins_over_a_waiting_left_in_any_order() {
 async fn a_fresh_knock_is_waiting_and_an_old_one_unresolved() {
     let app = spawn_app().await;
     let t = now();
-    post_all(
-        &app,
-        &[
-            daily::waiting_joined("r", "new0-1", t - 120.0),
-            daily::waiting_joined("r", "old0-1", t - 90_000.0),
-        ],
-    )
+    app.post_all(&[
+        daily::waiting_joined("r", "new0-1", t - 120.0),
+        daily::waiting_joined("r", "old0-1", t - 90_000.0),
+    ])
     .await;
     let rows: Vec<(String, String, Option<f64>)> =
         sqlx::query_as("select session_id, outcome, wait_seconds from knocks order by session_id")
@@ -268,9 +210,9 @@ async fn random_histories_in_any_order_give_the_ground_truth_and_identical_table
         order_a.extend(dups);
         order_a.shuffle(&mut rng);
         let a = spawn_app().await;
-        post_all(&a, &order_a).await;
+        a.post_all(&order_a).await;
         assert_knocks_match(
-            &knocks(&a).await,
+            &knocks(&a.pool).await,
             &expected,
             &format!("seed {seed}, one by one"),
         );
@@ -292,7 +234,7 @@ async fn random_histories_in_any_order_give_the_ground_truth_and_identical_table
             rest = tail;
         }
         assert_knocks_match(
-            &knocks(&b).await,
+            &knocks(&b.pool).await,
             &expected,
             &format!("seed {seed}, batches"),
         );
@@ -328,7 +270,7 @@ async fn reproject_rebuilds_truncated_tables_identically() {
     let events: Vec<Value> = (0..40)
         .flat_map(|i| daily::random_history(&mut rng, i, t).0)
         .collect();
-    post_all(&app, &events).await;
+    app.post_all(&events).await;
     for name in ["meeting.started__1.json", "meeting.ended__1.json"] {
         app.post_signed(&fixture(name)).await;
     }

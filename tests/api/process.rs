@@ -1,84 +1,23 @@
 //! The real `lobbylog` binary: killed with a non-empty spool, restarted, and stopped by SIGTERM.
 
-use std::{
-    process::{Child, Command, Stdio},
-    time::Duration,
-};
+use std::{process::Command, time::Duration};
 
-use lobbylog::db;
 use serde_json::Value;
 
 use crate::{
     daily,
     helpers::{
-        SECRET, admin_url, count_events, drop_database, eventually, fresh_database, signed_headers,
+        SECRET, Service, TestDb, count_events, eventually, free_port, ready, signed_headers, via,
     },
     proxy::Proxy,
 };
 
-/// `url` with its host and port replaced.
-fn via(url: &str, port: u16) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap();
-    let (userinfo, hostpath) = match rest.rsplit_once('@') {
-        Some((u, h)) => (format!("{u}@"), h),
-        None => (String::new(), rest),
-    };
-    let path = hostpath.split_once('/').map(|(_, p)| p).unwrap_or("");
-    format!("{scheme}://{userinfo}127.0.0.1:{port}/{path}")
-}
-
-struct Service(Child);
-
-impl Service {
-    fn start(database_url: &str, spool: &std::path::Path, port: u16) -> Self {
-        let child = Command::new(env!("CARGO_BIN_EXE_lobbylog"))
-            .arg("serve")
-            .env("DATABASE_URL", database_url)
-            .env("DAILY_WEBHOOK_SECRET", SECRET)
-            .env("LOBBYLOG_LISTEN", format!("127.0.0.1:{port}"))
-            .env("LOBBYLOG_SPOOL_DIR", spool)
-            .env("LOBBYLOG_LOG_FORMAT", "json")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting lobbylog");
-        Self(child)
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn ready(client: &reqwest::Client, base: &str) -> bool {
-    eventually(30, || async {
-        client
-            .get(format!("{base}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-    })
-    .await
-}
-
 #[tokio::test]
 async fn a_killed_service_with_a_spool_restarts_and_loses_nothing_then_stops_on_sigterm() {
-    let (database_url, db_name) = fresh_database().await;
-    let direct = db::lazy_pool(&database_url, 2).unwrap();
-    let proxy = Proxy::in_front_of(&database_url).await;
-    let proxied = via(database_url.expose(), proxy.port);
+    let db = TestDb::fresh().await;
+    let direct = db.pool.clone();
+    let proxy = Proxy::in_front_of(&db.url).await;
+    let proxied = via(db.url(), proxy.port);
     let spool = tempfile::tempdir().unwrap();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
@@ -135,6 +74,4 @@ async fn a_killed_service_with_a_spool_restarts_and_loses_nothing_then_stops_on_
     );
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(count_events(&direct).await, 25);
-    direct.close().await;
-    drop_database(admin_url(), db_name);
 }
