@@ -23,7 +23,7 @@ pub async fn prepare(url: &DatabaseUrl, max_connections: u32) -> anyhow::Result<
     connect_pool(url, max_connections).await
 }
 
-pub async fn connect_pool(url: &DatabaseUrl, max_connections: u32) -> anyhow::Result<PgPool> {
+async fn connect_pool(url: &DatabaseUrl, max_connections: u32) -> anyhow::Result<PgPool> {
     let options = connect_options(url)?;
     PgPoolOptions::new()
         .max_connections(max_connections)
@@ -42,7 +42,7 @@ pub fn lazy_pool(url: &DatabaseUrl, max_connections: u32) -> anyhow::Result<PgPo
         .connect_lazy_with(connect_options(url)?))
 }
 
-pub fn connect_options(url: &DatabaseUrl) -> anyhow::Result<PgConnectOptions> {
+fn connect_options(url: &DatabaseUrl) -> anyhow::Result<PgConnectOptions> {
     PgConnectOptions::from_str(url.expose())
         .map(|o| o.log_statements(tracing::log::LevelFilter::Trace))
         .with_context(|| format!("DATABASE_URL is not a valid Postgres URL: {url}"))
@@ -96,7 +96,7 @@ pub async fn migrate(url: &DatabaseUrl) -> anyhow::Result<()> {
 }
 
 /// The newest migration version this binary carries.
-pub fn latest_migration() -> i32 {
+fn latest_migration() -> i32 {
     embedded::migrations::runner()
         .get_migrations()
         .iter()

@@ -10,11 +10,12 @@ mod tables;
 use self::payload::{Meeting, Session};
 use crate::event::Event;
 
-pub use tables::{MEETINGS, PARTICIPANT_SESSIONS, Table, WAITING_SESSIONS, apply, clear};
+pub use self::tables::{apply, clear};
+use self::tables::{MEETINGS, PARTICIPANT_SESSIONS, Table, WAITING_SESSIONS};
 
 /// One value of a slot column.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Value {
+enum Value {
     Text(Option<String>),
     Float(Option<f64>),
     Bool(Option<bool>),
@@ -22,17 +23,17 @@ pub enum Value {
 
 /// A slot's content: its key (what decides between competitors) and its column values.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Slot {
-    pub key: String,
-    pub values: Vec<Value>,
+struct Slot {
+    key: String,
+    values: Vec<Value>,
 }
 
 /// What one event contributes to one row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fact {
-    pub table: &'static Table,
-    pub key: Vec<String>,
-    pub slots: Vec<Option<Slot>>,
+    table: &'static Table,
+    key: Vec<String>,
+    slots: Vec<Option<Slot>>,
 }
 
 impl Fact {

@@ -6,7 +6,7 @@ use crate::event::epoch_seconds;
 
 /// A participant-family payload (participant.* and waiting-participant.*).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Session {
+pub(super) struct Session {
     pub room: String,
     pub session_id: String,
     pub joined_at: f64,
@@ -20,7 +20,7 @@ pub struct Session {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Meeting {
+pub(super) struct Meeting {
     pub meeting_id: String,
     pub room: Option<String>,
     pub start_ts: Option<f64>,
@@ -28,7 +28,7 @@ pub struct Meeting {
 }
 
 /// Reads a session payload; `need_duration` for waiting-participant.left, whose duration is the wait.
-pub fn session(payload: &Value, need_duration: bool) -> Result<Session, String> {
+pub(super) fn session(payload: &Value, need_duration: bool) -> Result<Session, String> {
     let room = required_text(payload, "room")?;
     let session_id = required_text(payload, "session_id")?;
     let joined_at = epoch(payload, "joined_at")?.ok_or("payload has no usable `joined_at`")?;
@@ -52,7 +52,7 @@ pub fn session(payload: &Value, need_duration: bool) -> Result<Session, String> 
     })
 }
 
-pub fn meeting(payload: &Value, is_end: bool) -> Result<Meeting, String> {
+pub(super) fn meeting(payload: &Value, is_end: bool) -> Result<Meeting, String> {
     let meeting = Meeting {
         meeting_id: required_text(payload, "meeting_id")?,
         room: text(payload, "room"),

@@ -18,7 +18,7 @@ enum Kind {
 }
 
 /// A normalized table: its key columns and its slots (the first column of a slot is its key).
-pub struct Table {
+pub(super) struct Table {
     name: &'static str,
     key: &'static [&'static str],
     slots: &'static [&'static [(&'static str, Kind)]],
@@ -44,19 +44,19 @@ const SESSION_SLOTS: &[&[(&str, Kind)]] = &[
     ],
 ];
 
-pub static WAITING_SESSIONS: Table = Table {
+pub(super) static WAITING_SESSIONS: Table = Table {
     name: "waiting_sessions",
     key: &["room", "session_id"],
     slots: SESSION_SLOTS,
 };
 
-pub static PARTICIPANT_SESSIONS: Table = Table {
+pub(super) static PARTICIPANT_SESSIONS: Table = Table {
     name: "participant_sessions",
     key: &["room", "session_id"],
     slots: SESSION_SLOTS,
 };
 
-pub static MEETINGS: Table = Table {
+pub(super) static MEETINGS: Table = Table {
     name: "meetings",
     key: &["meeting_id"],
     slots: &[

@@ -11,13 +11,13 @@ use crate::{event::Event, projection::Fact};
 const COPY_FROM: usize = 64;
 
 /// Which events of a batch were new.
-pub enum Inserted {
+pub(super) enum Inserted {
     All,
     Only(HashSet<String>),
 }
 
 impl Inserted {
-    pub fn contains(&self, id: &str) -> bool {
+    pub(super) fn contains(&self, id: &str) -> bool {
         match self {
             Self::All => true,
             Self::Only(ids) => ids.contains(id),
@@ -26,7 +26,7 @@ impl Inserted {
 }
 
 /// Inserts raw rows, skipping ids already stored; says which were new.
-pub async fn insert(
+pub(super) async fn insert(
     conn: &mut PgConnection,
     events: &[&Event],
     projected: &[Result<Option<Fact>, String>],

@@ -44,7 +44,7 @@ pub async fn command(global: &GlobalArgs, args: BackfillArgs) -> anyhow::Result<
 
 /// Reads every input and stores its events (writes nothing when `pool` is `None`).
 /// Stops reading on SIGINT or SIGTERM, once the batches in flight have committed.
-pub async fn run(
+async fn run(
     pool: Option<PgPool>,
     inputs: Vec<Input>,
     args: &BackfillArgs,

@@ -21,8 +21,8 @@ use std::{
 
 use tokio::sync::{mpsc, oneshot};
 
-use self::segment::{Request, SegmentWriter, now_ms, segments};
-pub use self::{drainer::run as drain_forever, segment::read_segment};
+pub use self::drainer::run as drain_forever;
+use self::segment::{Request, SegmentWriter, now_ms, read_segment, segments};
 use crate::metrics::SpoolLevels;
 
 #[derive(Debug, thiserror::Error)]
@@ -68,10 +68,10 @@ pub struct Spool {
 }
 
 /// A sealed segment, ready to drain.
-pub struct Segment {
-    pub path: PathBuf,
-    pub seq: u64,
-    pub bytes: u64,
+struct Segment {
+    path: PathBuf,
+    seq: u64,
+    bytes: u64,
 }
 
 impl Spool {
@@ -122,7 +122,7 @@ impl Spool {
     }
 
     /// Seals the active segment and lists every sealed one, oldest first.
-    pub async fn sealed(&self) -> Result<Vec<Segment>, SpoolError> {
+    async fn sealed(&self) -> Result<Vec<Segment>, SpoolError> {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(Request::Seal(reply))
@@ -136,7 +136,7 @@ impl Spool {
 
     /// Removes a drained segment (its events have committed) or sets aside one that cannot be
     /// drained (renamed to `<name>.failed`, out of the spool's counts), then updates the depth.
-    pub fn remove(&self, segment: &Segment, records: u64, set_aside: bool) -> io::Result<()> {
+    fn remove(&self, segment: &Segment, records: u64, set_aside: bool) -> io::Result<()> {
         if set_aside {
             fs::rename(&segment.path, segment.path.with_extension("failed"))?;
         } else {

@@ -29,7 +29,7 @@ pub(super) enum Request {
 
 /// The bodies of a segment and its count of complete lines; a last line without its newline was
 /// cut by a crash and never acknowledged.
-pub fn read_segment(path: &Path) -> io::Result<(Vec<Vec<u8>>, u64)> {
+pub(super) fn read_segment(path: &Path) -> io::Result<(Vec<Vec<u8>>, u64)> {
     let text = fs::read(path)?;
     let complete = match text.iter().rposition(|b| *b == b'\n') {
         Some(end) => &text[..end],
