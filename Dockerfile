@@ -15,7 +15,7 @@ COPY --from=build /src/target/release/lobbylog /usr/local/bin/lobbylog
 RUN mkdir -p /var/lib/lobbylog/spool && chown -R nobody:nogroup /var/lib/lobbylog
 USER nobody
 WORKDIR /var/lib/lobbylog
-ENV LOBBYLOG_LISTEN=0.0.0.0:8080 LOBBYLOG_LOG_FORMAT=json LOBBYLOG_SPOOL_DIR=/var/lib/lobbylog/spool
-EXPOSE 8080
+ENV LOBBYLOG_LISTEN=0.0.0.0:8080 LOBBYLOG_ADMIN_LISTEN=0.0.0.0:9090 LOBBYLOG_LOG_FORMAT=json LOBBYLOG_SPOOL_DIR=/var/lib/lobbylog/spool
+EXPOSE 8080 9090
 ENTRYPOINT ["lobbylog"]
 CMD ["serve"]

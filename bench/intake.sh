@@ -48,6 +48,7 @@ peak_rss() {
 start_lobbylog() { # db port group_commit
   rm -rf "bench/.spool-$2"
   DATABASE_URL="$server/$1" DAILY_WEBHOOK_SECRET=$secret LOBBYLOG_LISTEN=127.0.0.1:$2 \
+    LOBBYLOG_ADMIN_LISTEN=127.0.0.1:0 \
     LOBBYLOG_GROUP_COMMIT=$3 LOBBYLOG_SPOOL_DIR="bench/.spool-$2" LOBBYLOG_LOG_FORMAT=json \
     target/release/lobbylog serve 2>"bench/.lobbylog-$2.log" &
   pids+=($!)

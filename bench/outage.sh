@@ -16,6 +16,7 @@ PG_START=${PG_START:-"pg_ctlcluster --skip-systemctl-redirect $cluster start"}
 secret=$(head -c 32 /dev/urandom | base64)
 db=lobbylog_bench_outage
 port=18282
+admin_port=18283
 spool=bench/.spool-outage
 pid=
 
@@ -28,7 +29,7 @@ rm -rf "$spool"
 
 start() {
   DATABASE_URL="$server/$db" DAILY_WEBHOOK_SECRET=$secret LOBBYLOG_LISTEN=127.0.0.1:$port \
-    LOBBYLOG_SPOOL_DIR=$spool RUST_LOG=warn target/release/lobbylog serve &
+    LOBBYLOG_ADMIN_LISTEN=127.0.0.1:$admin_port LOBBYLOG_SPOOL_DIR=$spool RUST_LOG=warn target/release/lobbylog serve &
   pid=$!
   for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && return; sleep 0.1; done
 }
@@ -46,7 +47,7 @@ echo "1/2: $RATE events/s for 60 s; Postgres stopped from 10 s to 40 s" >&2
 load postgres-down 60 > bench/.outage-1.json &
 loader=$!
 sleep 10; $PG_STOP; echo "postgres stopped" >&2
-sleep 20; curl -s "http://127.0.0.1:$port/readyz"; echo
+sleep 20; curl -s "http://127.0.0.1:$admin_port/readyz"; echo
 sleep 10; $PG_START; echo "postgres started" >&2
 wait $loader
 cat bench/.outage-1.json

@@ -91,6 +91,10 @@ pub struct ServeArgs {
     #[arg(long, env = "LOBBYLOG_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
+    /// Address of the admin listener (metrics, detailed readiness); keep it off the internet.
+    #[arg(long, env = "LOBBYLOG_ADMIN_LISTEN", default_value = "127.0.0.1:9090")]
+    pub admin_listen: SocketAddr,
+
     /// Daily's webhook `hmac` secret (base64); several, comma-separated, are all accepted during a rotation.
     #[arg(
         long = "webhook-secret",

@@ -14,7 +14,7 @@ use crate::{
     shutdown,
     signature::Verification,
     sources::{
-        http::{self, AppState, Fallback, HttpSettings},
+        http::{self, AppState, Fallback, HttpSettings, Listeners},
         spool::{self, Spool},
     },
     store::{Availability, GroupCommitSettings, GroupCommitWriter},
@@ -87,17 +87,28 @@ impl Fallback for Spool {
 pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
     let settings = settings(&args)?;
     let pool = db::lazy_pool(&global.database_url, args.db_max_connections)?;
-    let listener = TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let listeners = Listeners {
+        public: bind(args.listen).await?,
+        admin: bind(args.admin_listen).await?,
+    };
     let pipeline = start(pool.clone(), settings)
         .with_context(|| format!("cannot open the spool in {}", args.spool_dir.display()))?;
     tokio::spawn(bring_up(global.database_url.clone()));
-    tracing::info!(address = %listener.local_addr()?, "listening for Daily webhooks on POST /webhooks/daily");
-    http::serve(listener, pipeline.state, shutdown::signal()).await?;
+    tracing::info!(
+        address = %listeners.public.local_addr()?,
+        admin = %listeners.admin.local_addr()?,
+        "listening for Daily webhooks on POST /webhooks/daily; metrics and readiness on the admin address"
+    );
+    http::serve(listeners, pipeline.state, shutdown::signal()).await?;
     pool.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+async fn bind(address: std::net::SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(address)
+        .await
+        .with_context(|| format!("cannot listen on {address}"))
 }
 
 /// Creates and migrates the database, retrying with backoff until Postgres answers.

@@ -10,8 +10,8 @@ mod tables;
 use self::payload::{Meeting, Session};
 use crate::event::Event;
 
-pub use self::tables::{apply, clear};
 use self::tables::{MEETINGS, PARTICIPANT_SESSIONS, Table, WAITING_SESSIONS};
+pub use self::tables::{apply, clear};
 
 /// One value of a slot column.
 #[derive(Debug, Clone, PartialEq)]

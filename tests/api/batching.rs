@@ -44,7 +44,7 @@ async fn concurrent_requests_share_batches_and_duplicates_stay_single() {
     assert_eq!(stored, 150);
     assert_eq!(app.count("webhook_events").await, 150);
     assert_eq!(app.count("knocks").await, 150);
-    let metrics = app.get("/metrics").await.text().await.unwrap();
+    let metrics = app.get_admin("/metrics").await.text().await.unwrap();
     let batches: f64 = metrics
         .lines()
         .find_map(|l| l.strip_prefix("lobbylog_batch_events_count "))
@@ -90,7 +90,7 @@ async fn with_group_commit_off_each_request_commits_alone_with_the_same_results(
     let responses = futures::future::join_all(bodies.iter().map(|b| app.post_signed(b))).await;
     assert!(responses.iter().all(|r| r.status() == 200));
     assert_eq!(app.count("webhook_events").await, 20);
-    let metrics = app.get("/metrics").await.text().await.unwrap();
+    let metrics = app.get_admin("/metrics").await.text().await.unwrap();
     assert!(
         metrics
             .lines()

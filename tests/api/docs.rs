@@ -66,9 +66,23 @@ fn docker_compose_parses_and_configures_lobbylog() {
             "compose sets {key}, which lobbylog does not read"
         );
     }
+    let ports: Vec<&str> = lobbylog["ports"]
+        .as_vec()
+        .expect("lobbylog.ports must be a list")
+        .iter()
+        .filter_map(Yaml::as_str)
+        .collect();
+    assert!(
+        ports
+            .iter()
+            .filter(|p| p.ends_with(":9090"))
+            .all(|p| p.starts_with("127.0.0.1:")),
+        "the admin listener must be published on loopback only: {ports:?}"
+    );
     for var in [
         "DATABASE_URL",
         "LOBBYLOG_LISTEN",
+        "LOBBYLOG_ADMIN_LISTEN",
         "DAILY_WEBHOOK_SECRET",
         "LOBBYLOG_SPOOL_DIR",
     ] {

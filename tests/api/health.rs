@@ -1,4 +1,5 @@
-//! Liveness, readiness, and what the intake answers when the database is gone.
+//! Liveness, readiness (terse on the public port, detailed on the admin one), and what the intake
+//! answers when the database is gone.
 
 use serde_json::Value;
 use sqlx::postgres::PgPoolOptions;
@@ -11,7 +12,21 @@ async fn healthz_and_readyz_answer_200_on_a_migrated_database() {
     assert_eq!(app.get("/healthz").await.status(), 200);
     let ready = app.get("/readyz").await;
     assert_eq!(ready.status(), 200);
-    assert_eq!(ready.json::<Value>().await.unwrap()["status"], "ready");
+    assert_eq!(
+        ready.json::<Value>().await.unwrap(),
+        serde_json::json!({"status": "ready"})
+    );
+    let detailed: Value = app.get_admin("/readyz").await.json().await.unwrap();
+    assert_eq!(detailed["status"], "ready");
+    assert_eq!(detailed["spool"]["events"], 0, "{detailed}");
+}
+
+#[tokio::test]
+async fn admin_endpoints_are_served_on_the_admin_listener_only() {
+    let app = spawn_app().await;
+    assert_eq!(app.get("/metrics").await.status(), 404);
+    assert_eq!(app.get_admin("/metrics").await.status(), 200);
+    assert_eq!(app.get_admin("/webhooks/daily").await.status(), 404);
 }
 
 #[tokio::test]
@@ -28,7 +43,14 @@ async fn with_the_database_unreachable_readiness_fails_and_events_are_spooled() 
     assert_eq!(app.get("/healthz").await.status(), 200);
     let ready = app.get("/readyz").await;
     assert_eq!(ready.status(), 503);
-    let detail: Value = ready.json().await.unwrap();
+    // The public answer names no cause: Postgres' error text stays on the admin listener.
+    assert_eq!(
+        ready.json::<Value>().await.unwrap(),
+        serde_json::json!({"status": "unavailable"})
+    );
+    let detailed = app.get_admin("/readyz").await;
+    assert_eq!(detailed.status(), 503);
+    let detail: Value = detailed.json().await.unwrap();
     assert!(
         detail["detail"].as_str().unwrap().contains("unreachable"),
         "{detail}"
@@ -37,7 +59,7 @@ async fn with_the_database_unreachable_readiness_fails_and_events_are_spooled() 
     let response = app.post_signed(&fixture("meeting.started__1.json")).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.json::<Value>().await.unwrap()["status"], "spooled");
-    let ready: Value = app.get("/readyz").await.json().await.unwrap();
+    let ready: Value = app.get_admin("/readyz").await.json().await.unwrap();
     assert_eq!(ready["spool"]["events"], 1, "{ready}");
 }
 
@@ -48,7 +70,8 @@ async fn readiness_fails_on_an_unmigrated_database() {
         .execute(&app.pool)
         .await
         .unwrap();
-    let ready = app.get("/readyz").await;
+    assert_eq!(app.get("/readyz").await.status(), 503);
+    let ready = app.get_admin("/readyz").await;
     assert_eq!(ready.status(), 503);
     let detail: Value = ready.json().await.unwrap();
     assert!(

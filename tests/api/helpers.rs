@@ -14,7 +14,7 @@ use lobbylog::{
     serve::{self, Settings},
     signature::{self, Verification, WebhookSecret},
     sources::{
-        http::{self, HttpSettings},
+        http::{self, HttpSettings, Listeners},
         spool::Spool,
     },
     store::{Availability, GroupCommitSettings},
@@ -57,6 +57,8 @@ pub fn show_logs_if_asked() {
 
 pub struct TestApp {
     pub address: String,
+    /// The admin listener: metrics and the detailed readiness.
+    pub admin_address: String,
     pub pool: PgPool,
     pub spool: Spool,
     pub availability: Availability,
@@ -111,14 +113,19 @@ pub async fn start(pool: PgPool, db: TestDb, configure: impl FnOnce(&mut Setting
     settings.spool_dir = spool_dir.path().to_owned();
     configure(&mut settings);
     let pipeline = serve::start(pool.clone(), settings).expect("starting the app");
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = format!("http://{}", listener.local_addr().unwrap());
+    let listeners = Listeners {
+        public: TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        admin: TcpListener::bind("127.0.0.1:0").await.unwrap(),
+    };
+    let address = format!("http://{}", listeners.public.local_addr().unwrap());
+    let admin_address = format!("http://{}", listeners.admin.local_addr().unwrap());
     let (tx, rx) = oneshot::channel::<()>();
-    tokio::spawn(http::serve(listener, pipeline.state.clone(), async {
+    tokio::spawn(http::serve(listeners, pipeline.state.clone(), async {
         let _ = rx.await;
     }));
     TestApp {
         address,
+        admin_address,
         pool,
         spool: pipeline.spool,
         availability: pipeline.availability,
@@ -171,6 +178,15 @@ impl TestApp {
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client
             .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("request failed")
+    }
+
+    /// A GET on the admin listener.
+    pub async fn get_admin(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.admin_address))
             .send()
             .await
             .expect("request failed")

@@ -191,7 +191,7 @@ async fn metrics_count_events_requests_batches_and_the_spool() {
     app.post_signed(&fixture("participant.joined__1.json"))
         .await;
     app.post_webhook(b"{}", &[]).await;
-    let response = app.get("/metrics").await;
+    let response = app.get_admin("/metrics").await;
     assert_eq!(response.status(), 200);
     let text = response.text().await.unwrap();
     for line in [

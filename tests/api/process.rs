@@ -43,8 +43,8 @@ async fn a_killed_service_with_a_spool_restarts_and_loses_nothing_then_stops_on_
         assert_eq!(response.status(), 200);
         assert_eq!(response.json::<Value>().await.unwrap()["status"], "spooled");
     }
-    first.0.kill().unwrap(); // SIGKILL: no graceful shutdown
-    first.0.wait().unwrap();
+    first.child.kill().unwrap(); // SIGKILL: no graceful shutdown
+    first.child.wait().unwrap();
     assert_eq!(count_events(&direct).await, 0);
 
     proxy.restore();
@@ -56,7 +56,20 @@ async fn a_killed_service_with_a_spool_restarts_and_loses_nothing_then_stops_on_
         count_events(&direct).await
     );
 
-    let pid = second.0.id().to_string();
+    let metrics = client
+        .get(format!("{}/metrics", second.admin))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("lobbylog_spool_drained_events_total 25"),
+        "{metrics}"
+    );
+
+    let pid = second.child.id().to_string();
     assert!(
         Command::new("kill")
             .args(["-TERM", &pid])
@@ -64,7 +77,7 @@ async fn a_killed_service_with_a_spool_restarts_and_loses_nothing_then_stops_on_
             .unwrap()
             .success()
     );
-    let status = tokio::task::spawn_blocking(move || second.0.wait())
+    let status = tokio::task::spawn_blocking(move || second.child.wait())
         .await
         .unwrap()
         .unwrap();

@@ -1,12 +1,15 @@
-//! Operators' endpoints: Prometheus metrics.
+//! Operators' endpoints, on the admin listener only: metrics and the detailed readiness.
 
 use axum::{
+    Json,
     extract::State,
-    http::header,
+    http::{StatusCode, header},
     response::{IntoResponse, Response},
 };
+use serde_json::json;
 
 use super::AppState;
+use crate::db;
 
 pub(super) async fn metrics(State(app): State<AppState>) -> Response {
     let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -15,4 +18,22 @@ pub(super) async fn metrics(State(app): State<AppState>) -> Response {
         app.metrics.render(app.fallback.levels()),
     )
         .into_response()
+}
+
+/// Readiness with its reason and the spool's depth.
+pub(super) async fn readyz(State(app): State<AppState>) -> Response {
+    let levels = app.fallback.levels();
+    let spool = json!({
+        "events": levels.events,
+        "bytes": levels.bytes,
+        "oldest_age_seconds": levels.oldest_age_seconds,
+    });
+    match db::check_ready(&app.pool).await {
+        Ok(()) => Json(json!({ "status": "ready", "spool": spool })).into_response(),
+        Err(detail) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "unavailable", "detail": detail, "spool": spool })),
+        )
+            .into_response(),
+    }
 }

@@ -1,4 +1,5 @@
-//! Liveness and readiness.
+//! Liveness and the public readiness: ready or not, nothing more (details are on the admin
+//! listener).
 
 use axum::{
     Json,
@@ -16,17 +17,11 @@ pub(super) async fn healthz() -> Json<serde_json::Value> {
 }
 
 pub(super) async fn readyz(State(app): State<AppState>) -> Response {
-    let levels = app.fallback.levels();
-    let spool = json!({
-        "events": levels.events,
-        "bytes": levels.bytes,
-        "oldest_age_seconds": levels.oldest_age_seconds,
-    });
     match db::check_ready(&app.pool).await {
-        Ok(()) => Json(json!({ "status": "ready", "spool": spool })).into_response(),
-        Err(detail) => (
+        Ok(()) => Json(json!({ "status": "ready" })).into_response(),
+        Err(_) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "unavailable", "detail": detail, "spool": spool })),
+            Json(json!({ "status": "unavailable" })),
         )
             .into_response(),
     }

@@ -1,4 +1,5 @@
-//! The HTTP intake: `POST /webhooks/daily`, health and readiness, metrics.
+//! The HTTP intake: `POST /webhooks/daily` and health on the public listener; metrics and the
+//! detailed readiness on the admin listener.
 
 mod admin;
 mod health;
@@ -14,6 +15,7 @@ use axum::{
 };
 use sqlx::PgPool;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 use crate::{
     metrics::{Metrics, SpoolLevels},
@@ -53,7 +55,9 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
 }
 
-pub fn router(state: AppState) -> Router {
+/// What the internet reaches: the webhook, liveness, and a readiness that tells nothing more
+/// than ready or not.
+pub fn public_router(state: AppState) -> Router {
     let settings = &state.settings;
     let in_flight = tower::limit::GlobalConcurrencyLimitLayer::new(settings.max_in_flight);
     let body_timeout = tower_http::timeout::RequestBodyTimeoutLayer::new(settings.body_timeout);
@@ -64,15 +68,44 @@ pub fn router(state: AppState) -> Router {
         .layer(in_flight)
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(admin::metrics))
         .with_state(state)
 }
 
-/// Serves on a listener the caller bound, until `shutdown` completes and in-flight requests end.
+/// What operators reach, on a listener of its own: metrics and the detailed readiness.
+pub fn admin_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(admin::metrics))
+        .route("/readyz", get(admin::readyz))
+        .with_state(state)
+}
+
+/// The two listeners, bound by the caller (port 0 in tests).
+pub struct Listeners {
+    pub public: TcpListener,
+    pub admin: TcpListener,
+}
+
+/// Serves both listeners until `shutdown` completes and in-flight requests end.
 pub async fn serve(
-    listener: TcpListener,
+    listeners: Listeners,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let stop = CancellationToken::new();
+    let trigger = stop.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        trigger.cancel();
+    });
+    let public = serve_one(listeners.public, public_router(state.clone()), stop.clone());
+    let admin = serve_one(listeners.admin, admin_router(state), stop);
+    tokio::try_join!(public, admin).map(|_| ())
+}
+
+async fn serve_one(
+    listener: TcpListener,
+    router: Router,
+    stop: CancellationToken,
 ) -> std::io::Result<()> {
     // Small answers on kept-alive connections must not wait for Nagle and delayed ACKs.
     let listener = listener.tap_io(|stream| {
@@ -80,7 +113,7 @@ pub async fn serve(
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
     });
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
+    axum::serve(listener, router)
+        .with_graceful_shutdown(stop.cancelled_owned())
         .await
 }

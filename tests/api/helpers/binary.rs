@@ -70,15 +70,21 @@ pub async fn run(mut command: Command, stdin: Option<Vec<u8>>) -> Run {
     .unwrap()
 }
 
-/// `lobbylog serve` on `port`, killed when dropped.
-pub struct Service(pub Child);
+/// `lobbylog serve` on `port` (its admin listener on another free port), killed when dropped.
+pub struct Service {
+    pub child: Child,
+    /// `http://127.0.0.1:<admin port>`
+    pub admin: String,
+}
 
 impl Service {
     pub fn start(database_url: &str, spool: &Path, port: u16) -> Self {
+        let admin_port = free_port();
         let mut command = lobbylog(database_url, &["serve"]);
         command
             .env("DAILY_WEBHOOK_SECRET", SECRET)
             .env("LOBBYLOG_LISTEN", format!("127.0.0.1:{port}"))
+            .env("LOBBYLOG_ADMIN_LISTEN", format!("127.0.0.1:{admin_port}"))
             .env("LOBBYLOG_SPOOL_DIR", spool)
             .env("LOBBYLOG_LOG_FORMAT", "json")
             .stdout(Stdio::null())
@@ -87,14 +93,17 @@ impl Service {
             } else {
                 Stdio::null()
             });
-        Self(command.spawn().expect("starting lobbylog"))
+        Self {
+            child: command.spawn().expect("starting lobbylog"),
+            admin: format!("http://127.0.0.1:{admin_port}"),
+        }
     }
 }
 
 impl Drop for Service {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
