@@ -224,6 +224,36 @@ async fn bad_records_are_shown_with_file_and_line_and_all_are_dead_lettered() {
 }
 
 #[tokio::test]
+async fn a_pretty_record_cut_inside_a_string_costs_only_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = sample("cut", 6);
+    let pretty: Vec<String> = events
+        .iter()
+        .map(|e| serde_json::to_string_pretty(e).unwrap())
+        .collect();
+    // The third record ends in the middle of a string, as a file cut and appended to would.
+    let third = &pretty[2][..pretty[2].find("\"room\": \"").unwrap() + 12];
+    let text = [
+        &pretty[0], &pretty[1], third, &pretty[3], &pretty[4], &pretty[5],
+    ]
+    .map(|p| format!("{p}\n"));
+    let path = write(dir.path(), "jq.json", text.concat().as_bytes());
+    let db = TestDb::fresh().await;
+    let run = backfill(db.url(), &[&path], None).await;
+    assert_eq!(run.code, 2, "{run:?}");
+    assert_eq!(
+        (
+            run.count("events read"),
+            run.count("inserted"),
+            run.count("rejected")
+        ),
+        (6, 5, 1),
+        "{run:?}"
+    );
+    assert_eq!(db.count("dead_letters").await, 1);
+}
+
+#[tokio::test]
 async fn a_truncated_gzip_file_is_reported_and_the_run_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     let whole = gzip(&ndjson(&sample("cut", 3_000)));

@@ -81,6 +81,8 @@ impl JsonDepth {
     pub(super) fn feed(&mut self, byte: u8) -> usize {
         if self.in_string {
             match (self.escaped, byte) {
+                // A raw newline cannot be inside a JSON string: the string was cut short.
+                (_, b'\n') => (self.in_string, self.escaped) = (false, false),
                 (true, _) => self.escaped = false,
                 (false, b'\\') => self.escaped = true,
                 (false, b'"') => self.in_string = false,
@@ -258,5 +260,43 @@ mod tests {
         assert!(first.too_large && first.bytes.len() == MAX_RECORD);
         let second = lines.next_record().unwrap().unwrap();
         assert_eq!((second.line, second.bytes), (2, &b"{\"a\":1}"[..]));
+    }
+
+    #[test]
+    fn a_pretty_record_cut_short_loses_only_itself() {
+        let pretty = |id: &str| {
+            format!("{{\n  \"id\": \"{id}\",\n  \"payload\": {{\n    \"room\": \"r\"\n  }}\n}}\n")
+        };
+        let cut_in_string = "{\n  \"id\": \"c\",\n  \"payload\": {\n    \"room\": \"ab\n";
+        let cut_in_number = "{\n  \"id\": \"d\",\n  \"n\": 12\n";
+        let text = [
+            pretty("a"),
+            pretty("b"),
+            cut_in_string.into(),
+            pretty("e"),
+            cut_in_number.into(),
+            pretty("f"),
+        ]
+        .concat();
+        let got = records(text.as_bytes());
+        let ids: Vec<String> = got
+            .iter()
+            .map(
+                |(_, r)| match serde_json::from_str::<serde_json::Value>(r) {
+                    Ok(v) => v["id"].as_str().unwrap().to_owned(),
+                    Err(_) => "broken".to_owned(),
+                },
+            )
+            .collect();
+        assert_eq!(ids, ["a", "b", "broken", "e", "broken", "f"], "{got:?}");
+        assert_eq!(got[3].0, 17, "line of the record after the cut one");
+    }
+
+    #[test]
+    fn nested_values_on_lines_of_their_own_do_not_split_a_record() {
+        let text = b"[\n  {\n    \"a\": [\n      {\"b\": 1},\n      {\"c\": 2}\n    ]\n  },\n  {\"d\": 3}\n]\n";
+        let got = records(text);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(got[0].1.ends_with("]\n  }"), "{got:?}");
     }
 }

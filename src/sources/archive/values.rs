@@ -26,6 +26,11 @@ struct Scan {
     started: bool,
     line: u64,
     start_line: u64,
+    /// Bytes since the last newline, and whether they were all whitespace.
+    column: usize,
+    line_blank: bool,
+    /// The column the record in progress started at.
+    start_column: usize,
 }
 
 /// What one byte did to the record in progress.
@@ -43,6 +48,7 @@ impl<R: BufRead> Values<R> {
             reader,
             scan: Scan {
                 line: 1,
+                line_blank: true,
                 ..Scan::default()
             },
             at_start: true,
@@ -76,6 +82,7 @@ impl Scan {
             b if b.is_ascii_whitespace() => {}
             _ => {
                 self.start_line = self.line;
+                self.start_column = self.column;
                 self.container = matches!(byte, b'{' | b'[');
                 return true;
             }
@@ -85,6 +92,31 @@ impl Scan {
 
     /// Feeds one byte of the stream.
     fn step(&mut self, byte: u8) -> Step {
+        let step = self.consume(byte);
+        if !matches!(step, Step::EndBefore) {
+            if byte == b'\n' {
+                (self.column, self.line_blank) = (0, true);
+            } else {
+                self.column += 1;
+                self.line_blank &= byte.is_ascii_whitespace();
+            }
+        }
+        step
+    }
+
+    /// Whether `byte`, first on its line at or left of where the unfinished record began, opens
+    /// the next record: pretty-printers indent what is inside a value, so the record in progress
+    /// was cut short, and only it is lost.
+    fn resynchronises(&self, byte: u8) -> bool {
+        self.container
+            && self.line_blank
+            && matches!(byte, b'{' | b'[')
+            && self.column <= self.start_column
+            && !self.current.is_empty()
+            && self.depth.depth > self.level
+    }
+
+    fn consume(&mut self, byte: u8) -> Step {
         if !self.started {
             self.started = self.between(byte);
             if !self.started {
@@ -93,6 +125,11 @@ impl Scan {
         }
         let in_string = self.depth.in_string;
         if !self.container && !in_string && !self.current.is_empty() && is_scalar_end(byte) {
+            return Step::EndBefore;
+        }
+        if !in_string && self.resynchronises(byte) {
+            self.depth = JsonDepth::default();
+            self.depth.depth = self.level;
             return Step::EndBefore;
         }
         if byte == b'\n' {
