@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use lobbylog::{
-    config::{Cli, Command},
+    config::{Cli, Command, GlobalArgs},
     db, reproject, serve,
     sources::archive,
     telemetry,
@@ -14,16 +14,20 @@ async fn main() -> ExitCode {
     let _ = dotenvy::dotenv();
     let (global, command) = Cli::parse().into_command();
     telemetry::init(global.log_format);
-    let result = match command {
-        Command::Serve(args) => serve::run(&global, args).await.map(|()| ExitCode::SUCCESS),
-        Command::Migrate => db::prepare(&global.database_url, 1)
-            .await
-            .map(|_| ExitCode::SUCCESS),
-        Command::Reproject(args) => reproject::command(&global, args).await,
-        Command::Backfill(args) => archive::command(&global, args).await,
-    };
-    result.unwrap_or_else(|e| {
+    run(&global, command).await.unwrap_or_else(|e| {
         tracing::error!(error = format!("{e:#}"), "lobbylog failed");
         ExitCode::FAILURE
     })
+}
+
+async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result<ExitCode> {
+    global.database_url.validate().map_err(anyhow::Error::msg)?;
+    match command {
+        Command::Serve(args) => serve::run(global, args).await.map(|()| ExitCode::SUCCESS),
+        Command::Migrate => db::prepare(&global.database_url, 1)
+            .await
+            .map(|_| ExitCode::SUCCESS),
+        Command::Reproject(args) => reproject::command(global, args).await,
+        Command::Backfill(args) => archive::command(global, args).await,
+    }
 }

@@ -16,6 +16,10 @@ mod embedded {
     refinery::embed_migrations!("migrations");
 }
 
+/// Advisory lock keys ("lobbylog" in ASCII, then a purpose), so concurrent starts serialise.
+const CREATE_LOCK: i64 = 0x6c6f_6262_796c_0001;
+const MIGRATE_LOCK: i64 = 0x6c6f_6262_796c_0002;
+
 /// Creates the database, applies migrations and opens a pool: what every subcommand needs first.
 pub async fn prepare(url: &DatabaseUrl, max_connections: u32) -> anyhow::Result<PgPool> {
     ensure_database(url).await?;
@@ -61,17 +65,37 @@ pub async fn ensure_database(url: &DatabaseUrl) -> anyhow::Result<()> {
     let mut admin = PgConnection::connect_with(&options.clone().database("postgres"))
         .await
         .with_context(|| format!("cannot connect to Postgres at {url}"))?;
+    // Processes starting together wait for each other here; the lock goes with the connection.
+    sqlx::query("select pg_advisory_lock($1)")
+        .bind(CREATE_LOCK)
+        .execute(&mut admin)
+        .await
+        .context("waiting for the database-creation lock")?;
+    let exists: bool =
+        sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
+            .bind(&name)
+            .fetch_one(&mut admin)
+            .await
+            .context("looking up the database")?;
+    if !exists {
+        create_database(&mut admin, &name).await?;
+    }
+    admin.close().await.context("closing the admin connection")
+}
+
+async fn create_database(admin: &mut PgConnection, name: &str) -> anyhow::Result<()> {
     // The name is quoted as an identifier; it comes from our own configuration.
     let created = sqlx::query(sqlx::AssertSqlSafe(format!(
         "create database {}",
-        quote_ident(&name)
+        quote_ident(name)
     )))
-    .execute(&mut admin)
+    .execute(admin)
     .await;
     match created {
         Ok(_) => tracing::info!(database = %name, "created database"),
-        // Another process created it meanwhile.
-        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => {}
+        // Created meanwhile by a process that did not take the lock (an older version).
+        Err(sqlx::Error::Database(e)) if matches!(e.code().as_deref(), Some("42P04" | "23505")) => {
+        }
         Err(e) => return Err(e).with_context(|| format!("cannot create database {name}")),
     }
     Ok(())
@@ -83,6 +107,11 @@ pub async fn migrate(url: &DatabaseUrl) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot connect to {url} to migrate"))?;
     let driver = tokio::spawn(connection);
+    // One migrating process at a time per database; the others then find nothing left to do.
+    client
+        .execute("select pg_advisory_lock($1)", &[&MIGRATE_LOCK])
+        .await
+        .context("waiting for the migration lock")?;
     let report = embedded::migrations::runner()
         .run_async(&mut client)
         .await

@@ -10,8 +10,29 @@ impl DatabaseUrl {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// Fails unless this is a `postgres://` or `postgresql://` URL a Postgres client can read.
+    /// The message never repeats the value, which may hold a password.
+    pub fn validate(&self) -> Result<(), String> {
+        let scheme = self.0.split_once("://").map(|(scheme, _)| scheme);
+        if !matches!(scheme, Some("postgres" | "postgresql")) {
+            return Err(
+                "DATABASE_URL (--database-url) must be a postgres:// or postgresql:// URL; \
+                 the value given is not shown, as it may hold a password"
+                    .into(),
+            );
+        }
+        sqlx::postgres::PgConnectOptions::from_str(&self.0)
+            .map(drop)
+            .map_err(|_| {
+                "DATABASE_URL (--database-url) is not a valid Postgres URL (host, port or a \
+                 parameter cannot be read); the value given is not shown, as it may hold a password"
+                    .into()
+            })
+    }
 }
 
+/// Parsing never fails, so clap never echoes the value; [`DatabaseUrl::validate`] checks it.
 impl FromStr for DatabaseUrl {
     type Err = std::convert::Infallible;
 
@@ -83,6 +104,29 @@ mod tests {
             let url: DatabaseUrl = url.parse().unwrap();
             assert_eq!(format!("{url:?}"), shown);
             assert_eq!(url.to_string(), shown);
+        }
+    }
+
+    #[test]
+    fn only_postgres_urls_pass_and_errors_never_repeat_the_value() {
+        for good in [
+            "postgres://app:hunter2@db:5432/lobbylog",
+            "postgresql://db/lobbylog?sslmode=disable",
+        ] {
+            assert_eq!(good.parse::<DatabaseUrl>().unwrap().validate(), Ok(()));
+        }
+        for bad in [
+            "app:hunter2@db.example.com:5432/lobbylog",
+            "mysql://app:hunter2@db/lobbylog",
+            "postgres://app:hunter2@db:notaport/lobbylog",
+            "hunter2",
+            "",
+        ] {
+            let err = bad.parse::<DatabaseUrl>().unwrap().validate().unwrap_err();
+            assert!(
+                err.contains("DATABASE_URL") && !err.contains("hunter2"),
+                "{bad}: {err}"
+            );
         }
     }
 }
