@@ -1,10 +1,11 @@
 //! Command line and environment configuration, parsed once at startup.
 
-use std::{net::SocketAddr, path::PathBuf};
+mod serve;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::{db::DatabaseUrl, signature::WebhookSecrets};
+pub use self::serve::ServeArgs;
+use crate::db::DatabaseUrl;
 
 /// Turns Daily.co webhooks into Postgres rows.
 #[derive(Debug, Parser)]
@@ -83,71 +84,6 @@ pub struct GlobalArgs {
     /// Log output: `human` for terminals, `json` for log collectors.
     #[arg(long, env = "LOBBYLOG_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human, global = true)]
     pub log_format: LogFormat,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct ServeArgs {
-    /// Address to listen on for webhooks.
-    #[arg(long, env = "LOBBYLOG_LISTEN", default_value = "127.0.0.1:8080")]
-    pub listen: SocketAddr,
-
-    /// Address of the admin listener (metrics, detailed readiness); keep it off the internet.
-    #[arg(long, env = "LOBBYLOG_ADMIN_LISTEN", default_value = "127.0.0.1:9090")]
-    pub admin_listen: SocketAddr,
-
-    /// Daily's webhook `hmac` secret (base64); several, comma-separated, are all accepted during a rotation.
-    #[arg(
-        long = "webhook-secret",
-        env = "DAILY_WEBHOOK_SECRET",
-        default_value = "",
-        hide_env_values = true,
-        hide_default_value = true
-    )]
-    pub webhook_secrets: WebhookSecrets,
-
-    /// Accept unsigned requests when no secret is set. For local experiments only.
-    #[arg(long, env = "LOBBYLOG_ALLOW_UNSIGNED")]
-    pub allow_unsigned: bool,
-
-    /// Largest request body accepted, in bytes; larger ones get 413.
-    #[arg(long, env = "LOBBYLOG_BODY_LIMIT", default_value_t = 1024 * 1024)]
-    pub body_limit: usize,
-
-    /// Share transactions between concurrent requests (`false`: one transaction per request).
-    #[arg(long, env = "LOBBYLOG_GROUP_COMMIT", default_value_t = true, action = clap::ArgAction::Set)]
-    pub group_commit: bool,
-
-    /// Most events committed in one shared transaction.
-    #[arg(long, env = "LOBBYLOG_BATCH_MAX_EVENTS", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
-    pub batch_max_events: u32,
-
-    /// Longest wait, in milliseconds, for more events to join a batch after its first.
-    #[arg(long, env = "LOBBYLOG_BATCH_MAX_WAIT_MS", default_value_t = 0)]
-    pub batch_max_wait_ms: u64,
-
-    /// An event not committed within this many milliseconds is spooled to disk instead.
-    #[arg(long, env = "LOBBYLOG_COMMIT_DEADLINE_MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..))]
-    pub commit_deadline_ms: u64,
-
-    /// Directory of the durable spool used while Postgres cannot take writes.
-    #[arg(long, env = "LOBBYLOG_SPOOL_DIR", default_value = "spool")]
-    pub spool_dir: PathBuf,
-
-    /// Most bytes the spool may hold; past that, requests get 503.
-    #[arg(long, env = "LOBBYLOG_SPOOL_MAX_BYTES", default_value_t = 1024 * 1024 * 1024)]
-    pub spool_max_bytes: u64,
-
-    /// Longest time, in milliseconds, a client may take to send a request body (then 400).
-    #[arg(long, env = "LOBBYLOG_BODY_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
-    pub body_timeout_ms: u64,
-
-    /// Webhook requests handled at once; more wait their turn unread.
-    #[arg(long, env = "LOBBYLOG_MAX_IN_FLIGHT", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
-    pub max_in_flight: u32,
-
-    /// Most Postgres connections held open at once.
-    #[arg(long, env = "LOBBYLOG_DB_MAX_CONNECTIONS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
-    pub db_max_connections: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

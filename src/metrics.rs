@@ -19,8 +19,65 @@ pub struct SpoolLevels {
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct EventLabels {
-    event_type: String,
+    event_type: &'static str,
     outcome: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ListenerLabels {
+    listener: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CutLabels {
+    listener: &'static str,
+    reason: &'static str,
+}
+
+/// Daily's documented event types: the only values the `event_type` label takes, so a signed
+/// request cannot mint a label of its own.
+const EVENT_TYPES: &[&str] = &[
+    "meeting.started",
+    "meeting.ended",
+    "participant.joined",
+    "participant.left",
+    "waiting-participant.joined",
+    "waiting-participant.left",
+    "recording.started",
+    "recording.ready-to-download",
+    "recording.error",
+    "transcript.started",
+    "transcript.ready-to-download",
+    "transcript.error",
+    "streaming.started",
+    "streaming.updated",
+    "streaming.ended",
+    "streaming.error",
+    "batch-processor.job-finished",
+    "batch-processor.error",
+    "dialout.connected",
+    "dialout.answered",
+    "dialout.stopped",
+    "dialout.warning",
+    "dialout.error",
+    "dialin.ready",
+    "dialin.connected",
+    "dialin.stopped",
+    "dialin.warning",
+    "dialin.error",
+];
+
+/// The label for `event_type`: itself when documented, `none` for bodies without one, `other`
+/// for anything else.
+fn event_type_label(event_type: &str) -> &'static str {
+    match event_type {
+        "none" => "none",
+        known => EVENT_TYPES
+            .iter()
+            .find(|t| **t == known)
+            .copied()
+            .unwrap_or("other"),
+    }
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -38,6 +95,8 @@ pub struct Metrics {
     spool_events: Gauge,
     spool_bytes: Gauge,
     spool_oldest_age: Gauge<f64, AtomicU64>,
+    connections_open: Family<ListenerLabels, Gauge>,
+    connections_cut: Family<CutLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -94,8 +153,22 @@ impl Default for Metrics {
             "Age of the oldest spool segment, 0 when empty",
             spool_oldest_age.clone(),
         );
+        let connections_open = Family::<ListenerLabels, Gauge>::default();
+        registry.register(
+            "connections_open",
+            "Open connections by listener (public, admin)",
+            connections_open.clone(),
+        );
+        let connections_cut = Family::<CutLabels, Counter>::default();
+        registry.register(
+            "connections_cut",
+            "Connections closed by lobbylog: header_timeout, body_timeout, idle_timeout, evicted, shutdown",
+            connections_cut.clone(),
+        );
         Self {
             registry,
+            connections_open,
+            connections_cut,
             events,
             requests,
             batch_size,
@@ -111,7 +184,7 @@ impl Default for Metrics {
 impl Metrics {
     pub fn event(&self, event_type: &str, outcome: &'static str) {
         let labels = EventLabels {
-            event_type: event_type.to_owned(),
+            event_type: event_type_label(event_type),
             outcome,
         };
         self.events.get_or_create(&labels).inc();
@@ -126,6 +199,24 @@ impl Metrics {
         self.commit_seconds.observe(seconds);
     }
 
+    pub fn connection_opened(&self, listener: &'static str) {
+        self.connections_open
+            .get_or_create(&ListenerLabels { listener })
+            .inc();
+    }
+
+    pub fn connection_closed(&self, listener: &'static str) {
+        self.connections_open
+            .get_or_create(&ListenerLabels { listener })
+            .dec();
+    }
+
+    pub fn connection_cut(&self, listener: &'static str, reason: &'static str) {
+        self.connections_cut
+            .get_or_create(&CutLabels { listener, reason })
+            .inc();
+    }
+
     pub fn drained(&self, events: u64) {
         self.drained.inc_by(events);
     }
@@ -138,5 +229,21 @@ impl Metrics {
         let mut text = String::new();
         encode(&mut text, &self.registry).expect("writing to a String cannot fail");
         text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_type_labels_are_bounded_to_documented_types() {
+        assert_eq!(
+            event_type_label("waiting-participant.left"),
+            "waiting-participant.left"
+        );
+        assert_eq!(event_type_label("none"), "none");
+        assert_eq!(event_type_label(&"x".repeat(100_000)), "other");
+        assert_eq!(event_type_label("participant.joined\n"), "other");
     }
 }

@@ -55,13 +55,13 @@ pub fn start(pool: PgPool, settings: Settings) -> std::io::Result<Pipeline> {
         availability.clone(),
         metrics.clone(),
     ));
-    let state = AppState {
+    let state = AppState::new(
         pool,
-        settings: Arc::new(settings.http),
+        settings.http,
         writer,
-        fallback: Arc::new(spool.clone()),
+        Arc::new(spool.clone()),
         metrics,
-    };
+    );
     Ok(Pipeline {
         state,
         spool,
@@ -99,7 +99,7 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
         admin = %listeners.admin.local_addr()?,
         "listening for Daily webhooks on POST /webhooks/daily; metrics and readiness on the admin address"
     );
-    http::serve(listeners, pipeline.state, shutdown::signal()).await?;
+    http::serve(listeners, pipeline.state, shutdown::signal()).await;
     pool.close().await;
     tracing::info!("stopped");
     Ok(())
@@ -135,12 +135,23 @@ async fn bring_up(url: DatabaseUrl) {
 }
 
 fn settings(args: &ServeArgs) -> anyhow::Result<Settings> {
+    anyhow::ensure!(
+        args.body_budget >= args.body_limit,
+        "LOBBYLOG_BODY_BUDGET ({}) must be at least LOBBYLOG_BODY_LIMIT ({})",
+        args.body_budget,
+        args.body_limit
+    );
     Ok(Settings {
         http: HttpSettings {
             verification: verification(args)?,
-            body_limit: args.body_limit,
+            body_limit: args.body_limit as usize,
+            body_budget: args.body_budget as usize,
             max_in_flight: args.max_in_flight as usize,
+            max_connections: connection_cap(args.max_connections, args.db_max_connections),
+            header_timeout: Duration::from_millis(args.header_timeout_ms),
             body_timeout: Duration::from_millis(args.body_timeout_ms),
+            idle_timeout: Duration::from_millis(args.idle_timeout_ms),
+            shutdown_grace: Duration::from_millis(args.shutdown_timeout_ms),
         },
         group_commit: GroupCommitSettings {
             enabled: args.group_commit,
@@ -151,6 +162,34 @@ fn settings(args: &ServeArgs) -> anyhow::Result<Settings> {
         spool_dir: args.spool_dir.clone(),
         spool_max_bytes: args.spool_max_bytes,
     })
+}
+
+/// File descriptors kept for everything but webhook connections: the admin listener and its
+/// connections, the spool, logs, name lookups.
+const FD_RESERVE: u64 = 128;
+
+/// The connection cap, lowered if needed so that accepting never runs out of file descriptors
+/// (raising the soft limit to the hard one first).
+fn connection_cap(requested: u32, db_connections: u32) -> usize {
+    let fd_limit = match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => limit,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the file-descriptor limit");
+            return requested as usize;
+        }
+    };
+    let fits = fd_limit
+        .saturating_sub(FD_RESERVE + u64::from(db_connections))
+        .max(1);
+    if u64::from(requested) > fits {
+        tracing::warn!(
+            requested,
+            fd_limit,
+            using = fits,
+            "LOBBYLOG_MAX_CONNECTIONS lowered to fit the file-descriptor limit"
+        );
+    }
+    u64::from(requested).min(fits) as usize
 }
 
 fn verification(args: &ServeArgs) -> anyhow::Result<Verification> {

@@ -56,21 +56,56 @@ pub fn verify(
     signature: Option<&[u8]>,
     body: &[u8],
 ) -> Result<(), SignatureError> {
-    let signature = signature.ok_or(SignatureError::MissingSignature)?;
-    let timestamp = timestamp.ok_or(SignatureError::MissingTimestamp)?;
-    let expected = STANDARD
-        .decode(signature.trim_ascii())
-        .map_err(|_| SignatureError::SignatureNotBase64)?;
-    let matches = secrets.iter().any(|secret| {
+    let mut verifier = Verifier::start(secrets, timestamp, signature)?;
+    verifier.update(body);
+    verifier.finish()
+}
+
+/// A signature check fed the body chunk by chunk as it arrives, so the headers are checked
+/// before any of it is read and no copy of the body is needed to verify it.
+pub struct Verifier {
+    expected: Vec<u8>,
+    macs: Vec<Hmac<Sha256>>,
+}
+
+impl Verifier {
+    /// Checks the headers are there and readable; the body follows through `update`.
+    pub fn start(
+        secrets: &[WebhookSecret],
+        timestamp: Option<&[u8]>,
+        signature: Option<&[u8]>,
+    ) -> Result<Self, SignatureError> {
+        let signature = signature.ok_or(SignatureError::MissingSignature)?;
+        let timestamp = timestamp.ok_or(SignatureError::MissingTimestamp)?;
+        let expected = STANDARD
+            .decode(signature.trim_ascii())
+            .map_err(|_| SignatureError::SignatureNotBase64)?;
+        let macs = secrets
+            .iter()
+            .map(|secret| mac(secret.key(), timestamp, b""))
+            .collect();
+        Ok(Self { expected, macs })
+    }
+
+    pub fn update(&mut self, chunk: &[u8]) {
+        for mac in &mut self.macs {
+            mac.update(chunk);
+        }
+    }
+
+    /// Whether any secret signed what was fed.
+    pub fn finish(self) -> Result<(), SignatureError> {
         // verify_slice compares in constant time.
-        mac(secret.key(), timestamp, body)
-            .verify_slice(&expected)
-            .is_ok()
-    });
-    if matches {
-        Ok(())
-    } else {
-        Err(SignatureError::Mismatch)
+        let expected = self.expected;
+        let matches = self
+            .macs
+            .into_iter()
+            .any(|mac| mac.verify_slice(&expected).is_ok());
+        if matches {
+            Ok(())
+        } else {
+            Err(SignatureError::Mismatch)
+        }
     }
 }
 
@@ -122,6 +157,20 @@ mod tests {
     #[test]
     fn known_answer_verifies() {
         assert_eq!(check(&[SECRET], TIMESTAMP, KNOWN_SIGNATURE, BODY), Ok(()));
+    }
+
+    #[test]
+    fn a_body_fed_in_chunks_verifies_like_a_whole_one() {
+        let mut verifier = Verifier::start(
+            &secrets(&[SECRET]),
+            Some(TIMESTAMP.as_bytes()),
+            Some(KNOWN_SIGNATURE.as_bytes()),
+        )
+        .unwrap();
+        for chunk in BODY.chunks(4) {
+            verifier.update(chunk);
+        }
+        assert_eq!(verifier.finish(), Ok(()));
     }
 
     #[test]

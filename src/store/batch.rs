@@ -1,6 +1,9 @@
 //! One batch of events in one transaction: raw insert and projection, a refused event isolated.
 
-use std::{collections::HashSet, pin::Pin};
+use std::{
+    collections::{HashMap, HashSet},
+    pin::Pin,
+};
 
 use sqlx::PgPool;
 
@@ -148,15 +151,47 @@ async fn write_in_transaction(
             ),
         }
     }
+    let stored_before: Vec<&Event> = unique
+        .iter()
+        .filter(|e| !inserted.contains(e.id.as_str()))
+        .copied()
+        .collect();
+    let conflicts = raw::conflicting(&mut tx, &stored_before).await?;
     projection::apply(&mut tx, facts).await?;
     tx.commit().await?;
-    let mut outcomes = vec![Outcome::Duplicate; events.len()];
-    for &i in &first_index {
-        if inserted.contains(events[i].event.id.as_str()) {
-            outcomes[i] = Outcome::Stored;
-        }
-    }
-    Ok(outcomes)
+    Ok(outcomes(events, &inserted, &conflicts))
+}
+
+/// Each event's outcome: stored if inserted, else a duplicate of what was stored (or came first
+/// in the batch), a conflict if its type or payload differs from that.
+fn outcomes(
+    events: &[Pending<'_>],
+    inserted: &raw::Inserted,
+    conflicts: &HashSet<String>,
+) -> Vec<Outcome> {
+    let mut first: HashMap<&str, &Event> = HashMap::with_capacity(events.len());
+    events
+        .iter()
+        .map(|Pending { event, .. }| match first.get(event.id.as_str()) {
+            None => {
+                first.insert(&event.id, event);
+                if inserted.contains(&event.id) {
+                    Outcome::Stored
+                } else if conflicts.contains(&event.id) {
+                    Outcome::Conflict
+                } else {
+                    Outcome::Duplicate
+                }
+            }
+            Some(earlier) if differs(earlier, event) => Outcome::Conflict,
+            Some(_) => Outcome::Duplicate,
+        })
+        .collect()
+}
+
+/// Whether two events of one id say different things (`event_ts` aside: Daily may restamp it).
+fn differs(a: &Event, b: &Event) -> bool {
+    a.event_type != b.event_type || a.version != b.version || a.payload != b.payload
 }
 
 /// Indexes of the first event of each id, in input order.

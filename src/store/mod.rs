@@ -26,6 +26,8 @@ pub enum Outcome {
     Stored,
     /// An event whose id was already stored, or came earlier in the same batch.
     Duplicate,
+    /// A duplicate whose type or payload differs from the event kept (the first one).
+    Conflict,
     /// Not a usable envelope: kept in `dead_letters` with the reason.
     Rejected,
     /// An event Postgres refused to store: kept in `dead_letters` with the refusal.
@@ -37,6 +39,7 @@ impl Outcome {
         match self {
             Self::Stored => "stored",
             Self::Duplicate => "duplicate",
+            Self::Conflict => "conflict",
             Self::Rejected => "rejected",
             Self::Refused => "refused",
         }

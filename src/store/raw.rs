@@ -42,6 +42,32 @@ pub(super) async fn insert(
     }
 }
 
+/// Which of `events`, whose ids are stored already, differ from the stored row in type or in
+/// body (`event_ts` aside: Daily may restamp it on a retry).
+pub(super) async fn conflicting(
+    conn: &mut PgConnection,
+    events: &[&Event],
+) -> Result<HashSet<String>, sqlx::Error> {
+    if events.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    let bodies: Vec<&str> = events.iter().map(|e| e.raw.as_str()).collect();
+    let conflicting: Vec<String> = sqlx::query_scalar(
+        "select w.event_id
+         from webhook_events w
+         join unnest($1::text[], $2::text[], $3::text[]) as e(id, typ, body) on w.event_id = e.id
+         where w.event_type <> e.typ or (w.body - 'event_ts') <> (e.body::jsonb - 'event_ts')",
+    )
+    .bind(ids)
+    .bind(types)
+    .bind(bodies)
+    .fetch_all(conn)
+    .await?;
+    Ok(conflicting.into_iter().collect())
+}
+
 async fn insert_by_arrays(
     conn: &mut PgConnection,
     events: &[&Event],

@@ -1,6 +1,7 @@
 //! `spawn_app`: the real service on port 0, against a fresh Postgres database per test; and what
 //! every feature file shares. `LOBBYLOG_TEST_LOG=1` shows the service's logs.
 
+pub mod attack;
 mod binary;
 mod database;
 
@@ -25,7 +26,7 @@ use tokio::{net::TcpListener, sync::oneshot};
 
 pub use self::{
     binary::{Run, Service, free_port, lobbylog, ready, run, via},
-    database::{TestDb, admin_url, count, count_events, database_url, knocks},
+    database::{TestDb, admin_url, count, count_events, database_url, drop_database, knocks},
 };
 use crate::proxy::Proxy;
 
@@ -82,8 +83,13 @@ pub fn test_settings() -> Settings {
         http: HttpSettings {
             verification: Verification::Secrets(secrets(&[SECRET])),
             body_limit: BODY_LIMIT,
+            body_budget: 4 * 1024 * 1024,
             max_in_flight: 256,
+            max_connections: 512,
+            header_timeout: Duration::from_secs(5),
             body_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            shutdown_grace: Duration::from_secs(5),
         },
         group_commit: GroupCommitSettings {
             enabled: true,

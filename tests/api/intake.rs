@@ -182,32 +182,44 @@ async fn wrong_method_and_path_get_405_and_404() {
 }
 
 #[tokio::test]
-async fn a_client_too_slow_to_send_its_body_is_cut_off_and_frees_its_slot() {
+async fn a_client_too_slow_to_send_its_body_gets_408_and_holds_up_no_one() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let app = crate::helpers::spawn_app_with(|s| {
         s.http.max_in_flight = 1;
-        s.http.body_timeout = std::time::Duration::from_millis(300);
+        s.http.body_timeout = std::time::Duration::from_millis(600);
     })
     .await;
     let address = app.address.trim_start_matches("http://").to_owned();
     let mut slow = tokio::net::TcpStream::connect(&address).await.unwrap();
-    let head = "POST /webhooks/daily HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n{\"id\":";
+    // Signature headers are there (the body must be read to check them), but wrong.
+    let head = "POST /webhooks/daily HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\
+                x-webhook-timestamp: 1\r\nx-webhook-signature: AAAA\r\n\r\n{";
     slow.write_all(head.as_bytes()).await.unwrap();
-    // The only slot is taken; the next request waits for it, then gets through.
+    // Another request goes through at once, although the only storing slot exists once.
     let started = std::time::Instant::now();
     let response = app.post_signed(&fixture("meeting.started__1.json")).await;
     assert_eq!(response.status(), 200);
     assert!(
-        started.elapsed() < std::time::Duration::from_secs(5),
+        started.elapsed() < std::time::Duration::from_millis(500),
         "{:?}",
         started.elapsed()
     );
+    // A byte now and then does not buy more time: the deadline is for the whole body.
+    let (mut reader, mut writer) = slow.into_split();
+    let trickle = async move {
+        for _ in 0..20 {
+            tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+            if writer.write_all(b" ").await.is_err() {
+                break;
+            }
+        }
+    };
     let mut answer = vec![0; 512];
-    let n = tokio::time::timeout(std::time::Duration::from_secs(5), slow.read(&mut answer))
-        .await
-        .unwrap()
-        .unwrap();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(3), reader.read(&mut answer));
+    let (_, n) = tokio::join!(trickle, read);
+    let n = n.expect("answered within the body deadline").unwrap();
     let answer = String::from_utf8_lossy(&answer[..n]);
-    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("body_timeout"), "{answer}");
     assert_eq!(app.count("webhook_events").await, 1);
 }

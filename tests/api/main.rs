@@ -4,6 +4,8 @@ mod batching;
 mod daily;
 mod docs;
 mod drift;
+mod edge;
+mod hardening;
 mod health;
 mod helpers;
 mod intake;

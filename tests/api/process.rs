@@ -1,6 +1,6 @@
 //! The real `lobbylog` binary: killed with a non-empty spool, restarted, and stopped by SIGTERM.
 
-use std::{process::Command, time::Duration};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -69,14 +69,7 @@ async fn a_killed_service_with_a_spool_restarts_and_loses_nothing_then_stops_on_
         "{metrics}"
     );
 
-    let pid = second.child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    second.terminate();
     let status = tokio::task::spawn_blocking(move || second.child.wait())
         .await
         .unwrap()

@@ -108,6 +108,7 @@ impl<'p> Loader<'p> {
         match (outcome, item) {
             (Outcome::Stored, _) => self.report.inserted += 1,
             (Outcome::Duplicate, _) => self.report.duplicates += 1,
+            (Outcome::Conflict, _) => self.report.conflicts += 1,
             (Outcome::Rejected, Item::Reject(reject)) => {
                 self.report.rejected += 1;
                 self.show(&reject.origin, &reject.reason);

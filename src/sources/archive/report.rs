@@ -21,6 +21,8 @@ pub struct Report {
     pub inserted: u64,
     /// Envelopes whose id was already stored, or came earlier in the archive.
     pub duplicates: u64,
+    /// Like duplicates, but saying something else than the event kept (the first one).
+    pub conflicts: u64,
     /// Records that are not usable envelopes: dead-lettered.
     pub rejected: u64,
     /// Envelopes Postgres refused to store: dead-lettered.
@@ -71,6 +73,7 @@ impl fmt::Display for Report {
         } else {
             writeln!(f, "  inserted     {}", self.inserted)?;
             writeln!(f, "  duplicates   {}", self.duplicates)?;
+            writeln!(f, "  conflicts    {}", self.conflicts)?;
         }
         writeln!(f, "  rejected     {}", self.rejected)?;
         if !self.dry_run {

@@ -1,37 +1,64 @@
 //! The HTTP intake: `POST /webhooks/daily` and health on the public listener; metrics and the
-//! detailed readiness on the admin listener.
+//! detailed readiness on the admin listener. Every byte before the signature check is hostile,
+//! so connections, bodies and time are bounded per connection and overall.
 
 mod admin;
+mod body;
+mod connections;
 mod health;
+mod watch;
 mod webhook;
 
 use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 
 use axum::{
     Router,
-    extract::DefaultBodyLimit,
     routing::{get, post},
-    serve::ListenerExt,
 };
 use sqlx::PgPool;
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, sync::Semaphore};
 use tokio_util::sync::CancellationToken;
 
+use self::{body::BodyBudget, connections::ConnectionLimits, watch::Deadlines};
 use crate::{
     metrics::{Metrics, SpoolLevels},
     signature::Verification,
     store::GroupCommitWriter,
 };
 
-/// How the intake treats requests.
+/// Connections the admin listener keeps open at once; it serves a few scrapers and operators.
+const ADMIN_MAX_CONNECTIONS: usize = 64;
+
+/// How the intake treats requests and connections.
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
     pub verification: Verification,
+    /// Largest body accepted, in bytes.
     pub body_limit: usize,
-    /// Webhook requests handled at once; more wait, unread, in the socket.
+    /// Bytes of bodies held in memory at once, all requests together.
+    pub body_budget: usize,
+    /// Signed requests being stored at once; more wait, their bodies read.
     pub max_in_flight: usize,
-    /// Longest time a client may take to send its body, so slow clients cannot hold every slot.
+    /// Connections open at once on the public listener.
+    pub max_connections: usize,
+    /// From a request's first byte (or the connection's opening) to the end of its headers.
+    pub header_timeout: Duration,
+    /// From a request's first byte to the end of its body.
     pub body_timeout: Duration,
+    /// How long a kept-alive connection may wait for its next request.
+    pub idle_timeout: Duration,
+    /// After SIGTERM, how long requests in progress may take before their connections are cut.
+    pub shutdown_grace: Duration,
+}
+
+impl HttpSettings {
+    fn deadlines(&self) -> Deadlines {
+        Deadlines {
+            header: self.header_timeout,
+            body: self.body_timeout,
+            idle: self.idle_timeout,
+        }
+    }
 }
 
 /// Where a body goes when Postgres cannot take it in time: the spool, as `serve` wires it.
@@ -53,19 +80,35 @@ pub struct AppState {
     pub writer: GroupCommitWriter,
     pub fallback: Arc<dyn Fallback>,
     pub metrics: Arc<Metrics>,
+    budget: BodyBudget,
+    in_flight: Arc<Semaphore>,
+}
+
+impl AppState {
+    pub fn new(
+        pool: PgPool,
+        settings: HttpSettings,
+        writer: GroupCommitWriter,
+        fallback: Arc<dyn Fallback>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            budget: BodyBudget::new(settings.body_budget),
+            in_flight: Arc::new(Semaphore::new(settings.max_in_flight)),
+            pool,
+            settings: Arc::new(settings),
+            writer,
+            fallback,
+            metrics,
+        }
+    }
 }
 
 /// What the internet reaches: the webhook, liveness, and a readiness that tells nothing more
 /// than ready or not.
 pub fn public_router(state: AppState) -> Router {
-    let settings = &state.settings;
-    let in_flight = tower::limit::GlobalConcurrencyLimitLayer::new(settings.max_in_flight);
-    let body_timeout = tower_http::timeout::RequestBodyTimeoutLayer::new(settings.body_timeout);
     Router::new()
         .route("/webhooks/daily", post(webhook::receive))
-        .layer(DefaultBodyLimit::max(settings.body_limit))
-        .layer(body_timeout)
-        .layer(in_flight)
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .with_state(state)
@@ -85,35 +128,46 @@ pub struct Listeners {
     pub admin: TcpListener,
 }
 
-/// Serves both listeners until `shutdown` completes and in-flight requests end.
+/// Serves both listeners until `shutdown` completes; then requests in progress finish within
+/// the shutdown grace, and whatever connection is left is cut.
 pub async fn serve(
     listeners: Listeners,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) {
     let stop = CancellationToken::new();
     let trigger = stop.clone();
     tokio::spawn(async move {
         shutdown.await;
         trigger.cancel();
     });
-    let public = serve_one(listeners.public, public_router(state.clone()), stop.clone());
-    let admin = serve_one(listeners.admin, admin_router(state), stop);
-    tokio::try_join!(public, admin).map(|_| ())
-}
-
-async fn serve_one(
-    listener: TcpListener,
-    router: Router,
-    stop: CancellationToken,
-) -> std::io::Result<()> {
-    // Small answers on kept-alive connections must not wait for Nagle and delayed ACKs.
-    let listener = listener.tap_io(|stream| {
-        if let Err(e) = stream.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, router)
-        .with_graceful_shutdown(stop.cancelled_owned())
-        .await
+    let settings = &state.settings;
+    let public = ConnectionLimits {
+        max_connections: settings.max_connections,
+        deadlines: settings.deadlines(),
+        shutdown_grace: settings.shutdown_grace,
+    };
+    let admin = ConnectionLimits {
+        max_connections: ADMIN_MAX_CONNECTIONS,
+        ..public
+    };
+    let metrics = state.metrics.clone();
+    tokio::join!(
+        connections::serve(
+            listeners.public,
+            public_router(state.clone()),
+            public,
+            stop.clone(),
+            metrics.clone(),
+            "public",
+        ),
+        connections::serve(
+            listeners.admin,
+            admin_router(state),
+            admin,
+            stop,
+            metrics,
+            "admin",
+        ),
+    );
 }

@@ -1,20 +1,23 @@
 //! `POST /webhooks/daily`: verify, triage, store (or keep in the fallback), answer.
 
-use std::time::Instant;
+use std::{sync::Arc, time::Instant};
 
 use axum::{
     Json,
-    body::Bytes,
-    extract::{State, rejection::BytesRejection},
-    http::{HeaderMap, StatusCode},
+    extract::{Request, State},
+    http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use serde_json::json;
 
-use super::AppState;
+use super::{
+    AppState,
+    body::{self, BodyError, BodyRules},
+    watch::{ConnWatch, Phase, RequestStart},
+};
 use crate::{
-    signature::{self, SIGNATURE_HEADER, SignatureError, TIMESTAMP_HEADER, Verification},
-    store::{Item, Origin},
+    signature::{SIGNATURE_HEADER, SignatureError, TIMESTAMP_HEADER, Verification, Verifier},
+    store::{Item, Origin, Outcome},
 };
 
 /// What a 200 answer tells Daily (and whoever reads the logs).
@@ -31,6 +34,7 @@ impl Receipt {
     fn status(&self) -> &'static str {
         match self.outcome {
             "rejected" | "refused" => "dead_lettered",
+            "conflict" => "duplicate",
             other => other,
         }
     }
@@ -38,10 +42,8 @@ impl Receipt {
 
 #[derive(Debug, thiserror::Error)]
 enum IntakeError {
-    #[error("request body is larger than {limit} bytes")]
-    TooLarge { limit: usize },
-    #[error("request body could not be read: {0}")]
-    BodyUnreadable(String),
+    #[error(transparent)]
+    Body(#[from] BodyError),
     #[error(transparent)]
     Signature(#[from] SignatureError),
     #[error("event could not be stored nor spooled, try again")]
@@ -51,9 +53,14 @@ enum IntakeError {
 impl IntoResponse for IntakeError {
     fn into_response(self) -> Response {
         let (status, code) = match &self {
-            Self::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
-            Self::BodyUnreadable(_) => (StatusCode::BAD_REQUEST, "body_unreadable"),
-            Self::Signature(e) => (StatusCode::UNAUTHORIZED, e.code()),
+            Self::Body(BodyError::TooLarge { .. }) => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large")
+            }
+            Self::Body(BodyError::Timeout(_)) => (StatusCode::REQUEST_TIMEOUT, "body_timeout"),
+            Self::Body(BodyError::Unreadable(_)) => (StatusCode::BAD_REQUEST, "body_unreadable"),
+            Self::Body(BodyError::Signature(e)) | Self::Signature(e) => {
+                (StatusCode::UNAUTHORIZED, e.code())
+            }
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable"),
         };
         (
@@ -64,13 +71,9 @@ impl IntoResponse for IntakeError {
     }
 }
 
-pub(super) async fn receive(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
+pub(super) async fn receive(State(app): State<AppState>, request: Request) -> Response {
     let started = Instant::now();
-    let result = accept(&app, &headers, body).await;
+    let result = accept(&app, request).await;
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     if let Ok(receipt) = &result {
         let event_type = receipt.event_type.as_deref().unwrap_or("none");
@@ -97,34 +100,56 @@ fn log_outcome(result: Result<Receipt, IntakeError>, latency_ms: f64) -> Respons
             tracing::error!(error = %e, latency_ms, "webhook not stored");
             IntakeError::Unavailable(e).into_response()
         }
+        // Anyone can send these: logged at debug so no client can flood the logs.
         Err(e) => {
-            tracing::warn!(error = %e, latency_ms, "webhook refused");
+            tracing::debug!(error = %e, latency_ms, "webhook refused");
             e.into_response()
         }
     }
 }
 
-async fn accept(
-    app: &AppState,
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Receipt, IntakeError> {
-    let body = body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => IntakeError::TooLarge {
-            limit: app.settings.body_limit,
-        },
-        _ => IntakeError::BodyUnreadable(rejection.body_text()),
-    })?;
-    if let Verification::Secrets(secrets) = &app.settings.verification {
-        let header = |name| headers.get(name).map(|v| v.as_bytes());
-        signature::verify(
+/// The signature check to feed the body through; missing or malformed headers fail here,
+/// before a byte of the body is read.
+fn verifier(app: &AppState, headers: &HeaderMap) -> Result<Option<Verifier>, SignatureError> {
+    let header = |name| headers.get(name).map(|v| v.as_bytes());
+    match &app.settings.verification {
+        Verification::Secrets(secrets) => Ok(Some(Verifier::start(
             secrets,
             header(TIMESTAMP_HEADER),
             header(SIGNATURE_HEADER),
-            &body,
-        )?;
+        )?)),
+        Verification::Disabled => Ok(None),
     }
-    let Some(item) = Item::from_body(&body, Origin::Intake) else {
+}
+
+async fn accept(app: &AppState, request: Request) -> Result<Receipt, IntakeError> {
+    let (parts, body) = request.into_parts();
+    let verifier = verifier(app, &parts.headers)?;
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let start = parts
+        .extensions
+        .get::<RequestStart>()
+        .map_or_else(tokio::time::Instant::now, |s| s.0);
+    let rules = BodyRules {
+        limit: app.settings.body_limit,
+        budget: &app.budget,
+        deadline: start + app.settings.body_timeout,
+        timeout: app.settings.body_timeout,
+    };
+    let body = body::read(body, declared, rules, verifier).await?;
+    if let Some(watch) = parts.extensions.get::<Arc<ConnWatch>>() {
+        watch.enter(Phase::Handling);
+    }
+    let _slot = app.in_flight.acquire().await.expect("never closed");
+    store(app, &body.bytes).await
+}
+
+/// Triages an authentic body and stores it, or keeps it in the fallback.
+async fn store(app: &AppState, body: &[u8]) -> Result<Receipt, IntakeError> {
+    let Some(item) = Item::from_body(body, Origin::Intake) else {
         return Ok(Receipt {
             outcome: "probe",
             event_id: None,
@@ -141,11 +166,18 @@ async fn accept(
         }
     };
     let outcome = match app.writer.write(item).await {
+        Ok(Outcome::Conflict) => {
+            tracing::warn!(
+                event_id = event_id.as_deref(),
+                "redelivery differs from the stored event; the first one is kept"
+            );
+            Outcome::Conflict.as_str()
+        }
         Ok(outcome) => outcome.as_str(),
         Err(unavailable) => {
             tracing::debug!(why = %unavailable, "spooling");
             app.fallback
-                .keep(&body)
+                .keep(body)
                 .await
                 .map_err(IntakeError::Unavailable)?;
             "spooled"
@@ -169,6 +201,7 @@ mod tests {
             ("refused", "dead_lettered"),
             ("stored", "stored"),
             ("spooled", "spooled"),
+            ("conflict", "duplicate"),
         ] {
             let receipt = Receipt {
                 outcome,

@@ -79,14 +79,39 @@ pub struct Service {
 
 impl Service {
     pub fn start(database_url: &str, spool: &Path, port: u16) -> Self {
+        Self::start_with(database_url, spool, port, &[], None)
+    }
+
+    /// With more environment, and the file-descriptor limit set to `nofile` if given.
+    pub fn start_with(
+        database_url: &str,
+        spool: &Path,
+        port: u16,
+        env: &[(&str, &str)],
+        nofile: Option<u64>,
+    ) -> Self {
         let admin_port = free_port();
-        let mut command = lobbylog(database_url, &["serve"]);
+        let mut command = match nofile {
+            Some(limit) => {
+                let mut shell = Command::new("sh");
+                let script = format!("ulimit -n {limit} && exec \"$0\" serve");
+                shell
+                    .args(["-c", &script, env!("CARGO_BIN_EXE_lobbylog")])
+                    .env("DATABASE_URL", database_url);
+                if !logs_shown() {
+                    shell.env("RUST_LOG", "warn");
+                }
+                shell
+            }
+            None => lobbylog(database_url, &["serve"]),
+        };
         command
             .env("DAILY_WEBHOOK_SECRET", SECRET)
             .env("LOBBYLOG_LISTEN", format!("127.0.0.1:{port}"))
             .env("LOBBYLOG_ADMIN_LISTEN", format!("127.0.0.1:{admin_port}"))
             .env("LOBBYLOG_SPOOL_DIR", spool)
             .env("LOBBYLOG_LOG_FORMAT", "json")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(if logs_shown() {
                 Stdio::inherit()
@@ -97,6 +122,25 @@ impl Service {
             child: command.spawn().expect("starting lobbylog"),
             admin: format!("http://127.0.0.1:{admin_port}"),
         }
+    }
+
+    /// Resident memory now, in bytes.
+    pub fn rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("reading the process status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .expect("VmRSS in /proc status")
+            * 1024
+    }
+
+    /// Sends SIGTERM.
+    pub fn terminate(&self) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(sent.success(), "kill -TERM {pid}");
     }
 }
 

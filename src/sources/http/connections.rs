@@ -1,0 +1,194 @@
+//! Accepting and driving connections: a cap on open connections, deadlines per connection, and a
+//! shutdown that always ends.
+
+use std::{
+    collections::HashMap,
+    convert::Infallible,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use axum::{Router, body::Body};
+use hyper::{Request, body::Incoming, server::conn::http1, service::service_fn};
+use hyper_util::rt::TokioIo;
+use tokio::{net::TcpListener, sync::Semaphore};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tower::ServiceExt;
+
+use super::watch::{ConnWatch, Cut, Deadlines, Phase, RequestStart, WatchedIo, overstay};
+use crate::metrics::Metrics;
+
+/// Hyper's per-connection read buffer, at most: headers are small, and bodies are read chunk by
+/// chunk, so a connection holds little memory whatever its client sends.
+const MAX_BUFFER: usize = 16 * 1024;
+/// Pause after a failed `accept` (out of file descriptors, ...), so it does not spin.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// How one listener treats its connections.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    pub max_connections: usize,
+    pub deadlines: Deadlines,
+    /// After shutdown begins, how long open requests may take before their connections are cut.
+    pub shutdown_grace: Duration,
+}
+
+/// The open connections of one listener.
+struct Registry {
+    next_id: AtomicU64,
+    open: Mutex<HashMap<u64, Arc<ConnWatch>>>,
+}
+
+impl Registry {
+    fn add(&self, watch: Arc<ConnWatch>) -> u64 {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.open.lock().expect("not poisoned").insert(id, watch);
+        id
+    }
+
+    fn remove(&self, id: u64) {
+        self.open.lock().expect("not poisoned").remove(&id);
+    }
+
+    /// Cuts the connection that has waited longest without a request in progress (headers not
+    /// complete, or idle); false if every connection is busy with a request.
+    fn evict_oldest_waiting(&self) -> bool {
+        let open = self.open.lock().expect("not poisoned");
+        let oldest = open
+            .values()
+            .filter(|w| matches!(w.phase(), Phase::Head | Phase::Idle) && !w.cut.is_cancelled())
+            .min_by_key(|w| w.since());
+        match oldest {
+            Some(watch) => {
+                watch.cut(Cut::Evicted);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn cut_all(&self, why: Cut) -> usize {
+        let open = self.open.lock().expect("not poisoned");
+        open.values().for_each(|w| w.cut(why));
+        open.len()
+    }
+}
+
+/// Accepts on `listener` and serves `router` until `stop`, then lets open requests finish within
+/// the grace and cuts whatever is left.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: ConnectionLimits,
+    stop: CancellationToken,
+    metrics: Arc<Metrics>,
+    name: &'static str,
+) {
+    let registry = Arc::new(Registry {
+        next_id: AtomicU64::new(0),
+        open: Mutex::new(HashMap::new()),
+    });
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let tracker = TaskTracker::new();
+    loop {
+        let permit = match slots.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                // At the cap: make room by closing the longest-waiting connection, if any.
+                registry.evict_oldest_waiting();
+                tokio::select! {
+                    permit = slots.clone().acquire_owned() => permit.expect("never closed"),
+                    () = stop.cancelled() => break,
+                }
+            }
+        };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    tracing::warn!(error = %e, listener = name, "accept failed; pausing");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    continue;
+                }
+            },
+            () = stop.cancelled() => break,
+        };
+        // Small answers on kept-alive connections must not wait for Nagle and delayed ACKs.
+        let _ = stream.set_nodelay(true);
+        let watch = ConnWatch::new();
+        let id = registry.add(watch.clone());
+        let (router, stop, metrics, registry) = (
+            router.clone(),
+            stop.clone(),
+            metrics.clone(),
+            registry.clone(),
+        );
+        tracker.spawn(async move {
+            metrics.connection_opened(name);
+            if let Some(cut) = drive(stream, router, &watch, limits.deadlines, stop).await {
+                metrics.connection_cut(name, cut.as_str());
+            }
+            metrics.connection_closed(name);
+            registry.remove(id);
+            drop(permit);
+        });
+    }
+    tracker.close();
+    if tokio::time::timeout(limits.shutdown_grace, tracker.wait())
+        .await
+        .is_err()
+    {
+        let cut = registry.cut_all(Cut::Shutdown);
+        tracing::warn!(
+            connections = cut,
+            listener = name,
+            "shutdown grace over: connections cut"
+        );
+        tracker.wait().await;
+    }
+}
+
+/// Serves one connection until its client closes it, it overstays a deadline, or it is cut;
+/// returns why we closed it, if we did.
+async fn drive(
+    stream: tokio::net::TcpStream,
+    router: Router,
+    watch: &Arc<ConnWatch>,
+    deadlines: Deadlines,
+    stop: CancellationToken,
+) -> Option<Cut> {
+    let service_watch = watch.clone();
+    let service = service_fn(move |mut request: Request<Incoming>| {
+        let (router, watch) = (router.clone(), service_watch.clone());
+        async move {
+            request.extensions_mut().insert(RequestStart(watch.since()));
+            watch.enter(Phase::Body);
+            request.extensions_mut().insert(watch.clone());
+            let response = router.oneshot(request.map(Body::new)).await;
+            watch.enter(Phase::Idle);
+            Ok::<_, Infallible>(response.unwrap_or_else(|never| match never {}))
+        }
+    });
+    let io = TokioIo::new(WatchedIo::new(stream, watch.clone()));
+    let connection = http1::Builder::new()
+        .max_buf_size(MAX_BUFFER)
+        .header_read_timeout(None)
+        .serve_connection(io, service);
+    tokio::pin!(connection);
+    let mut stopping = false;
+    loop {
+        tokio::select! {
+            _ = connection.as_mut() => return None,
+            cut = overstay(watch, deadlines) => return Some(cut),
+            () = watch.cut.cancelled() => return Some(watch.cut_reason()),
+            () = stop.cancelled(), if !stopping => {
+                // Idle connections close now; a request in progress finishes first.
+                stopping = true;
+                connection.as_mut().graceful_shutdown();
+            }
+        }
+    }
+}

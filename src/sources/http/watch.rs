@@ -1,0 +1,221 @@
+//! Where each connection stands (waiting for a request's headers, reading its body, handling it,
+//! idle between requests) and since when, so deadlines bound a connection, not each chunk.
+
+use std::{
+    io,
+    pin::Pin,
+    sync::{
+        Arc, LazyLock,
+        atomic::{AtomicU8, AtomicU64, Ordering},
+    },
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use tokio::{
+    io::{AsyncRead, AsyncWrite, ReadBuf},
+    net::TcpStream,
+    time::Instant,
+};
+use tokio_util::sync::CancellationToken;
+
+/// What a connection is doing; each phase but `Handling` has a deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Opened, or past its first byte of a request, and waiting for the end of the headers.
+    Head,
+    /// Headers read; the body is arriving.
+    Body,
+    /// Body read; storing the event (bounded by the commit deadline and the spool instead).
+    Handling,
+    /// Between two requests on a kept-alive connection.
+    Idle,
+}
+
+impl Phase {
+    fn from_u8(value: u8) -> Self {
+        match value {
+            0 => Self::Head,
+            1 => Self::Body,
+            2 => Self::Handling,
+            _ => Self::Idle,
+        }
+    }
+}
+
+/// Why a connection was closed by us rather than by its client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    HeaderTimeout,
+    BodyTimeout,
+    IdleTimeout,
+    /// Closed to make room for a new connection while at the connection limit.
+    Evicted,
+    /// Still open when the shutdown grace ran out.
+    Shutdown,
+}
+
+impl Cut {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::HeaderTimeout => "header_timeout",
+            Self::BodyTimeout => "body_timeout",
+            Self::IdleTimeout => "idle_timeout",
+            Self::Evicted => "evicted",
+            Self::Shutdown => "shutdown",
+        }
+    }
+}
+
+/// Every phase change moves a connection's clock; the deadlines of its phase run from there.
+pub struct ConnWatch {
+    phase: AtomicU8,
+    /// Milliseconds since `BASE` when the phase began.
+    since_ms: AtomicU64,
+    generation: AtomicU64,
+    cut_reason: AtomicU8,
+    /// Cancelled to close the connection now (eviction, end of the shutdown grace).
+    pub cut: CancellationToken,
+}
+
+static BASE: LazyLock<Instant> = LazyLock::new(Instant::now);
+
+impl ConnWatch {
+    /// A new connection: waiting for its first request's headers from now.
+    pub fn new() -> Arc<Self> {
+        let watch = Self {
+            phase: AtomicU8::new(Phase::Head as u8),
+            since_ms: AtomicU64::new(0),
+            generation: AtomicU64::new(0),
+            cut_reason: AtomicU8::new(u8::MAX),
+            cut: CancellationToken::new(),
+        };
+        watch.enter(Phase::Head);
+        Arc::new(watch)
+    }
+
+    pub fn enter(&self, phase: Phase) {
+        self.since_ms
+            .store(BASE.elapsed().as_millis() as u64, Ordering::Relaxed);
+        self.phase.store(phase as u8, Ordering::Relaxed);
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
+    pub fn phase(&self) -> Phase {
+        Phase::from_u8(self.phase.load(Ordering::Relaxed))
+    }
+
+    /// When the current phase began.
+    pub fn since(&self) -> Instant {
+        *BASE + Duration::from_millis(self.since_ms.load(Ordering::Relaxed))
+    }
+
+    /// Closes the connection now, for `why`.
+    pub fn cut(&self, why: Cut) {
+        self.cut_reason.store(why as u8, Ordering::Relaxed);
+        self.cut.cancel();
+    }
+
+    /// Why `cut` was called.
+    pub fn cut_reason(&self) -> Cut {
+        match self.cut_reason.load(Ordering::Relaxed) {
+            3 => Cut::Evicted,
+            _ => Cut::Shutdown,
+        }
+    }
+}
+
+/// When a request began: its first byte, or the opening of its connection for the first one.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestStart(pub Instant);
+
+/// How long each phase may last.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadlines {
+    pub header: Duration,
+    pub body: Duration,
+    pub idle: Duration,
+}
+
+/// Past the body deadline the handler answers itself; this much later the connection is cut
+/// whatever the handler does.
+const BODY_GRACE: Duration = Duration::from_secs(1);
+/// How often a connection being handled is looked at again (its phase has no deadline).
+const HANDLING_RECHECK: Duration = Duration::from_secs(1);
+
+/// Completes when the connection overstays its phase, with the reason to cut it.
+pub async fn overstay(watch: &ConnWatch, deadlines: Deadlines) -> Cut {
+    loop {
+        let generation = watch.generation.load(Ordering::Acquire);
+        let (limit, reason) = match watch.phase() {
+            Phase::Head => (deadlines.header, Cut::HeaderTimeout),
+            Phase::Body => (deadlines.body + BODY_GRACE, Cut::BodyTimeout),
+            Phase::Idle => (deadlines.idle, Cut::IdleTimeout),
+            Phase::Handling => {
+                tokio::time::sleep(HANDLING_RECHECK).await;
+                continue;
+            }
+        };
+        tokio::time::sleep_until(watch.since() + limit).await;
+        if watch.generation.load(Ordering::Acquire) == generation {
+            return reason;
+        }
+    }
+}
+
+/// The TCP stream, telling the watch when the first byte of a new request arrives.
+pub struct WatchedIo {
+    inner: TcpStream,
+    watch: Arc<ConnWatch>,
+}
+
+impl WatchedIo {
+    pub fn new(inner: TcpStream, watch: Arc<ConnWatch>) -> Self {
+        Self { inner, watch }
+    }
+}
+
+impl AsyncRead for WatchedIo {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before && self.watch.phase() == Phase::Idle {
+            self.watch.enter(Phase::Head);
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for WatchedIo {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
