@@ -8,10 +8,10 @@ use time::OffsetDateTime;
 use super::timestamps;
 use crate::signature::WebhookSecrets;
 
-/// How to reach Daily's REST API; every `daily` subcommand takes these.
+/// How to reach Daily's REST API; every `daily` subcommand and `serve` take these.
 #[derive(Debug, Clone, Args)]
 pub struct ApiArgs {
-    /// Daily REST API key (Developers page of Daily's dashboard).
+    /// Daily REST API key (Developers page of Daily's dashboard); `serve` watches the webhook when set.
     #[arg(
         long = "daily-api-key",
         env = "DAILY_API_KEY",
@@ -28,6 +28,21 @@ pub struct ApiArgs {
         default_value = "https://api.daily.co/v1"
     )]
     pub api_url: String,
+}
+
+/// The watchdog's settings, part of `serve`.
+#[derive(Debug, Clone, Args)]
+pub struct WatchdogArgs {
+    #[command(flatten)]
+    pub api: ApiArgs,
+
+    /// Seconds between two looks at the webhook's state (only with DAILY_API_KEY).
+    #[arg(long = "daily-poll-seconds", env = "LOBBYLOG_DAILY_POLL_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub poll_seconds: u64,
+
+    /// Re-activate a webhook Daily stopped (FAILED) as soon as the watchdog sees it.
+    #[arg(long = "daily-reactivate", env = "LOBBYLOG_DAILY_REACTIVATE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub reactivate: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -151,8 +166,8 @@ mod tests {
         let mut found = 0;
         walk(&Cli::command(), &mut found);
         assert!(
-            found >= 4,
-            "the key is read by four daily commands: {found}"
+            found >= 5,
+            "the key is read by serve and four daily commands: {found}"
         );
         let cli = Cli::try_parse_from([
             "lobbylog",

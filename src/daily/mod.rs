@@ -8,4 +8,5 @@ pub mod lists;
 pub mod meetings;
 pub mod register;
 pub mod timestamps;
+pub mod watchdog;
 pub mod webhooks;
