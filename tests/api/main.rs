@@ -4,6 +4,7 @@ mod batching;
 mod daily;
 mod daily_api;
 mod daily_meetings;
+mod daily_queries;
 mod daily_watchdog;
 mod docs;
 mod drift;
