@@ -45,6 +45,8 @@ pub enum Command {
     Reproject(ReprojectArgs),
     /// Load saved webhooks (NDJSON, JSON arrays, one envelope per file; gzip or zstd) like live ones.
     Backfill(BackfillArgs),
+    /// Daily's REST API: the webhook's state, registration, re-activation, and meetings.
+    Daily(crate::daily::args::DailyArgs),
 }
 
 #[derive(Debug, Clone, Args)]

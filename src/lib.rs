@@ -1,6 +1,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod daily;
 pub mod db;
 pub mod event;
 pub mod metrics;

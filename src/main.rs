@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use lobbylog::{
     config::{Cli, Command, GlobalArgs},
-    db, reproject, serve,
+    daily, db, reproject, serve,
     sources::archive,
     telemetry,
 };
@@ -34,5 +34,6 @@ async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result<ExitCode> 
             .map(|_| ExitCode::SUCCESS),
         Command::Reproject(args) => reproject::command(global, args).await,
         Command::Backfill(args) => archive::command(global, args).await,
+        Command::Daily(args) => daily::command::run(global, args).await,
     }
 }

@@ -85,6 +85,11 @@ struct StatusLabels {
     status: u16,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WebhookLabels {
+    uuid: String,
+}
+
 pub struct Metrics {
     registry: Registry,
     events: Family<EventLabels, Counter>,
@@ -97,6 +102,8 @@ pub struct Metrics {
     spool_oldest_age: Gauge<f64, AtomicU64>,
     connections_open: Family<ListenerLabels, Gauge>,
     connections_cut: Family<CutLabels, Counter>,
+    daily_webhook_active: Family<WebhookLabels, Gauge>,
+    daily_webhook_failed_count: Family<WebhookLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -165,6 +172,18 @@ impl Default for Metrics {
             "Connections closed by lobbylog: header_timeout, body_timeout, idle_timeout, evicted, shutdown",
             connections_cut.clone(),
         );
+        let daily_webhook_active = Family::<WebhookLabels, Gauge>::default();
+        registry.register(
+            "daily_webhook_active",
+            "1 when Daily says the webhook is active, 0 otherwise (watchdog)",
+            daily_webhook_active.clone(),
+        );
+        let daily_webhook_failed_count = Family::<WebhookLabels, Gauge>::default();
+        registry.register(
+            "daily_webhook_failed_count",
+            "Consecutive failed deliveries Daily counts for the webhook (watchdog)",
+            daily_webhook_failed_count.clone(),
+        );
         Self {
             registry,
             connections_open,
@@ -177,6 +196,8 @@ impl Default for Metrics {
             spool_events,
             spool_bytes,
             spool_oldest_age,
+            daily_webhook_active,
+            daily_webhook_failed_count,
         }
     }
 }
@@ -219,6 +240,28 @@ impl Metrics {
 
     pub fn drained(&self, events: u64) {
         self.drained.inc_by(events);
+    }
+
+    /// What Daily last said of a webhook.
+    pub fn daily_webhook(&self, uuid: &str, active: bool, failed_count: u64) {
+        let labels = WebhookLabels {
+            uuid: uuid.to_owned(),
+        };
+        self.daily_webhook_active
+            .get_or_create(&labels)
+            .set(i64::from(active));
+        self.daily_webhook_failed_count
+            .get_or_create(&labels)
+            .set(failed_count.min(i64::MAX as u64) as i64);
+    }
+
+    /// A webhook Daily no longer lists.
+    pub fn forget_daily_webhook(&self, uuid: &str) {
+        let labels = WebhookLabels {
+            uuid: uuid.to_owned(),
+        };
+        self.daily_webhook_active.remove(&labels);
+        self.daily_webhook_failed_count.remove(&labels);
     }
 
     /// The text exposition, with the spool's gauges as given.

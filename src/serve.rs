@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 
 use crate::{
     config::{GlobalArgs, ServeArgs},
+    daily::watchdog::Watchdog,
     db::{self, DatabaseUrl},
     metrics::{Metrics, SpoolLevels},
     shutdown,
@@ -94,6 +95,10 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
     let pipeline = start(pool.clone(), settings)
         .with_context(|| format!("cannot open the spool in {}", args.spool_dir.display()))?;
     tokio::spawn(bring_up(global.database_url.clone()));
+    let metrics = pipeline.state.metrics.clone();
+    if let Some(watchdog) = Watchdog::from_args(&args.daily, pool.clone(), metrics)? {
+        tokio::spawn(watchdog.run());
+    }
     tracing::info!(
         address = %listeners.public.local_addr()?,
         admin = %listeners.admin.local_addr()?,

@@ -89,4 +89,7 @@ pub struct ServeArgs {
     /// Most Postgres connections held open at once.
     #[arg(long, env = "LOBBYLOG_DB_MAX_CONNECTIONS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
     pub db_max_connections: u32,
+
+    #[command(flatten)]
+    pub daily: crate::daily::args::WatchdogArgs,
 }

@@ -3,6 +3,7 @@
 
 mod availability;
 mod batch;
+pub mod daily;
 mod dead_letters;
 mod group_commit;
 mod raw;

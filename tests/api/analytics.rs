@@ -9,12 +9,17 @@ use crate::{
 
 /// The ```sql blocks of the README's Analytics section, in order.
 fn readme_queries() -> Vec<String> {
+    readme_section_queries("## Analytics")
+}
+
+/// The ```sql blocks of the README section under `heading`, in order.
+pub fn readme_section_queries(heading: &str) -> Vec<String> {
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let section = readme
-        .split("## Analytics")
+        .split(&format!("{heading}\n"))
         .nth(1)
-        .expect("README has an Analytics section");
+        .unwrap_or_else(|| panic!("README has no {heading} section"));
     let section = section.split("\n## ").next().unwrap();
     section
         .split("```sql\n")
@@ -24,7 +29,7 @@ fn readme_queries() -> Vec<String> {
 }
 
 /// Runs a README query as written; each row comes back as a JSON object.
-async fn run(app: &TestApp, sql: &str) -> Vec<Value> {
+pub async fn run(app: &TestApp, sql: &str) -> Vec<Value> {
     let wrapped = format!(
         "select to_jsonb(q) from ({}) q",
         sql.trim().trim_end_matches(';')

@@ -9,11 +9,16 @@ fn read(file: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
+/// Every command, subcommands of subcommands included.
+fn all_commands(command: &clap::Command) -> Vec<&clap::Command> {
+    let mut commands = vec![command];
+    commands.extend(command.get_subcommands().flat_map(all_commands));
+    commands
+}
+
 fn env_vars() -> Vec<String> {
     let cli = Cli::command();
-    let mut commands = vec![&cli];
-    commands.extend(cli.get_subcommands());
-    let mut vars: Vec<String> = commands
+    let mut vars: Vec<String> = all_commands(&cli)
         .iter()
         .flat_map(|c| c.get_arguments())
         .filter_map(|a| a.get_env().map(|e| e.to_string_lossy().into_owned()))

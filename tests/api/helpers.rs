@@ -12,6 +12,7 @@ use std::{
 
 use lobbylog::{
     db,
+    metrics::Metrics,
     serve::{self, Settings},
     signature::{self, Verification, WebhookSecret},
     sources::{
@@ -63,6 +64,7 @@ pub struct TestApp {
     pub pool: PgPool,
     pub spool: Spool,
     pub availability: Availability,
+    pub metrics: Arc<Metrics>,
     pub client: reqwest::Client,
     pub spool_dir: tempfile::TempDir,
     shutdown: Option<oneshot::Sender<()>>,
@@ -135,6 +137,7 @@ pub async fn start(pool: PgPool, db: TestDb, configure: impl FnOnce(&mut Setting
         pool,
         spool: pipeline.spool,
         availability: pipeline.availability,
+        metrics: pipeline.state.metrics.clone(),
         client: reqwest::Client::new(),
         spool_dir,
         shutdown: Some(tx),
