@@ -9,11 +9,18 @@ fn read(file: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
+/// `command` and every subcommand under it, however deep.
+fn with_subcommands(command: &clap::Command) -> Vec<&clap::Command> {
+    let mut all = vec![command];
+    for sub in command.get_subcommands() {
+        all.extend(with_subcommands(sub));
+    }
+    all
+}
+
 fn env_vars() -> Vec<String> {
     let cli = Cli::command();
-    let mut commands = vec![&cli];
-    commands.extend(cli.get_subcommands());
-    let mut vars: Vec<String> = commands
+    let mut vars: Vec<String> = with_subcommands(&cli)
         .iter()
         .flat_map(|c| c.get_arguments())
         .filter_map(|a| a.get_env().map(|e| e.to_string_lossy().into_owned()))
