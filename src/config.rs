@@ -1,10 +1,14 @@
 //! Command line and environment configuration, parsed once at startup.
 
 mod serve;
+mod spool;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-pub use self::serve::ServeArgs;
+pub use self::{
+    serve::ServeArgs,
+    spool::{SpoolAction, SpoolArgs},
+};
 use crate::db::DatabaseUrl;
 
 /// Turns Daily.co webhooks into Postgres rows.
@@ -45,6 +49,8 @@ pub enum Command {
     Reproject(ReprojectArgs),
     /// Load saved webhooks (NDJSON, JSON arrays, one envelope per file; gzip or zstd) like live ones.
     Backfill(BackfillArgs),
+    /// Inspect and drain spool segments set aside because they were written for another database.
+    Spool(SpoolArgs),
 }
 
 #[derive(Debug, Clone, Args)]

@@ -4,7 +4,7 @@ use clap::Parser;
 use lobbylog::{
     config::{Cli, Command, GlobalArgs},
     db, reproject, serve,
-    sources::archive,
+    sources::{archive, spool},
     telemetry,
 };
 
@@ -29,5 +29,6 @@ async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result<ExitCode> 
             .map(|_| ExitCode::SUCCESS),
         Command::Reproject(args) => reproject::command(global, args).await,
         Command::Backfill(args) => archive::command(global, args).await,
+        Command::Spool(args) => spool::command(global, args).await,
     }
 }

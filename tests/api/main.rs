@@ -14,3 +14,4 @@ mod outage;
 mod process;
 mod proxy;
 mod signature;
+mod spool_target;
