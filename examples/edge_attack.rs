@@ -107,7 +107,10 @@ async fn signed_events(address: &str, key: &[u8], seconds: u64) -> Vec<(u16, f64
         let status = client
             .post(format!("http://{address}/webhooks/daily"))
             .header("x-webhook-timestamp", timestamp)
-            .header("x-webhook-signature", signature::sign(key, timestamp, body.as_bytes()))
+            .header(
+                "x-webhook-signature",
+                signature::sign(key, timestamp, body.as_bytes()),
+            )
             .body(body)
             .timeout(Duration::from_secs(5))
             .send()
@@ -128,7 +131,12 @@ async fn unsigned_megabyte(address: String) {
     if stream.write_all(head).await.is_err() {
         return;
     }
-    let chunk = [format!("{:x}\r\n", 65536).into_bytes(), vec![b'x'; 65536], b"\r\n".to_vec()].concat();
+    let chunk = [
+        format!("{:x}\r\n", 65536).into_bytes(),
+        vec![b'x'; 65536],
+        b"\r\n".to_vec(),
+    ]
+    .concat();
     for _ in 0..16 {
         if stream.write_all(&chunk).await.is_err() {
             return;
@@ -167,13 +175,25 @@ async fn main() {
         true,
     )
     .await;
-    let slow_header = attackers(&args.address, args.slow_header, b"POST /webhooks/daily HTTP/1.1\r\nhost: x\r\nx-webhook-", false).await;
+    let slow_header = attackers(
+        &args.address,
+        args.slow_header,
+        b"POST /webhooks/daily HTTP/1.1\r\nhost: x\r\nx-webhook-",
+        false,
+    )
+    .await;
     let idle = attackers(&args.address, args.idle, b"", false).await;
     let events = signed_events(&args.address, key.key(), args.seconds).await;
     let ok = events.iter().filter(|(s, _)| *s == 200).count();
     let max_ms = events.iter().map(|(_, ms)| *ms).fold(0.0, f64::max);
-    let under_1s = events.iter().filter(|(s, ms)| *s == 200 && *ms < 1000.0).count();
-    println!("{}", json!({"signed_events": events.len(), "ok_200": ok, "under_1s": under_1s, "max_latency_ms": max_ms}));
+    let under_1s = events
+        .iter()
+        .filter(|(s, ms)| *s == 200 && *ms < 1000.0)
+        .count();
+    println!(
+        "{}",
+        json!({"signed_events": events.len(), "ok_200": ok, "under_1s": under_1s, "max_latency_ms": max_ms})
+    );
     summary("slow_body", &slow_body, args.slow_body);
     summary("slow_header", &slow_header, args.slow_header);
     summary("idle", &idle, args.idle);

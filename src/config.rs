@@ -1,10 +1,14 @@
 //! Command line and environment configuration, parsed once at startup.
 
 mod serve;
+mod spool;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-pub use self::serve::ServeArgs;
+pub use self::{
+    serve::ServeArgs,
+    spool::{SpoolAction, SpoolArgs},
+};
 use crate::db::DatabaseUrl;
 
 /// Turns Daily.co webhooks into Postgres rows.
@@ -47,6 +51,8 @@ pub enum Command {
     Backfill(BackfillArgs),
     /// Daily's REST API: the webhook's state, registration, re-activation, and meetings.
     Daily(crate::daily::args::DailyArgs),
+    /// Inspect and drain spool segments set aside because they were written for another database.
+    Spool(SpoolArgs),
 }
 
 #[derive(Debug, Clone, Args)]

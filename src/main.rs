@@ -4,7 +4,7 @@ use clap::Parser;
 use lobbylog::{
     config::{Cli, Command, GlobalArgs},
     daily, db, reproject, serve,
-    sources::archive,
+    sources::{archive, spool},
     telemetry,
 };
 
@@ -35,5 +35,6 @@ async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result<ExitCode> 
         Command::Reproject(args) => reproject::command(global, args).await,
         Command::Backfill(args) => archive::command(global, args).await,
         Command::Daily(args) => daily::command::run(global, args).await,
+        Command::Spool(args) => spool::command(global, args).await,
     }
 }

@@ -8,13 +8,17 @@ use prometheus_client::{
     registry::Registry,
 };
 
-/// What the spool holds, read when metrics are rendered.
+/// What the spool holds, read when metrics are rendered. Events, bytes and age include the
+/// segments set aside.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct SpoolLevels {
     pub events: u64,
     pub bytes: u64,
     /// Age of the oldest segment, 0 when the spool is empty.
     pub oldest_age_seconds: f64,
+    /// Segments written for another database, kept aside until an operator drains them.
+    pub set_aside_segments: u64,
+    pub set_aside_events: u64,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -104,6 +108,8 @@ pub struct Metrics {
     connections_cut: Family<CutLabels, Counter>,
     daily_webhook_active: Family<WebhookLabels, Gauge>,
     daily_webhook_failed_count: Family<WebhookLabels, Gauge>,
+    spool_set_aside_segments: Gauge,
+    spool_set_aside_events: Gauge,
 }
 
 impl Default for Metrics {
@@ -184,6 +190,18 @@ impl Default for Metrics {
             "Consecutive failed deliveries Daily counts for the webhook (watchdog)",
             daily_webhook_failed_count.clone(),
         );
+        let spool_set_aside_segments = Gauge::default();
+        registry.register(
+            "spool_set_aside_segments",
+            "Spool segments set aside because they were written for another database",
+            spool_set_aside_segments.clone(),
+        );
+        let spool_set_aside_events = Gauge::default();
+        registry.register(
+            "spool_set_aside_events",
+            "Events in set-aside spool segments (also counted in spool_events)",
+            spool_set_aside_events.clone(),
+        );
         Self {
             registry,
             connections_open,
@@ -198,6 +216,8 @@ impl Default for Metrics {
             spool_oldest_age,
             daily_webhook_active,
             daily_webhook_failed_count,
+            spool_set_aside_segments,
+            spool_set_aside_events,
         }
     }
 }
@@ -269,6 +289,10 @@ impl Metrics {
         self.spool_events.set(spool.events as i64);
         self.spool_bytes.set(spool.bytes as i64);
         self.spool_oldest_age.set(spool.oldest_age_seconds);
+        self.spool_set_aside_segments
+            .set(spool.set_aside_segments as i64);
+        self.spool_set_aside_events
+            .set(spool.set_aside_events as i64);
         let mut text = String::new();
         encode(&mut text, &self.registry).expect("writing to a String cannot fail");
         text

@@ -41,7 +41,11 @@ pub struct Pipeline {
 /// Opens the spool and starts the group-commit writer and the spool drainer. Until the drainer
 /// finds the database reachable and migrated, events go to the spool.
 pub fn start(pool: PgPool, settings: Settings) -> std::io::Result<Pipeline> {
-    let spool = Spool::open(&settings.spool_dir, settings.spool_max_bytes)?;
+    let spool = Spool::open(
+        &settings.spool_dir,
+        settings.spool_max_bytes,
+        db::Target::of(&pool),
+    )?;
     let metrics = Arc::new(Metrics::default());
     let availability = Availability::new();
     let writer = GroupCommitWriter::start(

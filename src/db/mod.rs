@@ -1,4 +1,4 @@
-//! Postgres connections: creating the database, applying migrations, the pool, readiness.
+//! Postgres: creating and migrating the database, pools, readiness, which database a URL reaches.
 
 use std::{str::FromStr, time::Duration};
 
@@ -8,9 +8,13 @@ use sqlx::{
     postgres::{PgConnectOptions, PgPoolOptions},
 };
 
+mod target;
 mod url;
 
-pub use url::DatabaseUrl;
+pub use self::{
+    target::{Server, Target, Verdict, server_identity},
+    url::DatabaseUrl,
+};
 
 mod embedded {
     refinery::embed_migrations!("migrations");
@@ -34,6 +38,13 @@ async fn connect_pool(url: &DatabaseUrl, max_connections: u32) -> anyhow::Result
         // Fail fast: a request waiting on a dead database helps nobody.
         .acquire_timeout(Duration::from_secs(3))
         .connect_with(options)
+        .await
+        .with_context(|| format!("cannot connect to {url}"))
+}
+
+/// One connection, now: fails with the connection's own error (refused, no such database...).
+pub async fn connect(url: &DatabaseUrl) -> anyhow::Result<PgConnection> {
+    PgConnection::connect_with(&connect_options(url)?)
         .await
         .with_context(|| format!("cannot connect to {url}"))
 }

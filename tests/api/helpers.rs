@@ -4,6 +4,7 @@
 pub mod attack;
 mod binary;
 mod database;
+pub mod spool;
 
 use std::{
     sync::{Arc, Once},

@@ -19,3 +19,4 @@ mod outage;
 mod process;
 mod proxy;
 mod signature;
+mod spool_target;

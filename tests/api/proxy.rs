@@ -25,17 +25,22 @@ pub struct Proxy {
 impl Proxy {
     /// A proxy to the server of `url`.
     pub async fn in_front_of(url: &DatabaseUrl) -> Self {
+        Self::on_port_in_front_of(0, url).await
+    }
+
+    /// A proxy to the server of `url`, listening on `port`.
+    pub async fn on_port_in_front_of(port: u16, url: &DatabaseUrl) -> Self {
         let options: PgConnectOptions = url.expose().parse().unwrap();
         let upstream = tokio::net::lookup_host((options.get_host(), options.get_port()))
             .await
             .unwrap()
             .next()
             .unwrap();
-        Self::start(upstream).await
+        Self::listen(port, upstream).await
     }
 
-    pub async fn start(upstream: SocketAddr) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    async fn listen(port: u16, upstream: SocketAddr) -> Self {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let up = Arc::new(AtomicBool::new(true));
         let connections = Arc::new(Mutex::new(Vec::new()));

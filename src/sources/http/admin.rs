@@ -27,6 +27,8 @@ pub(super) async fn readyz(State(app): State<AppState>) -> Response {
         "events": levels.events,
         "bytes": levels.bytes,
         "oldest_age_seconds": levels.oldest_age_seconds,
+        "set_aside_segments": levels.set_aside_segments,
+        "set_aside_events": levels.set_aside_events,
     });
     match db::check_ready(&app.pool).await {
         Ok(()) => Json(json!({ "status": "ready", "spool": spool })).into_response(),

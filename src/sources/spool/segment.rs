@@ -4,14 +4,18 @@ use std::{
     fs::{self, File, OpenOptions},
     io::{self, Write},
     path::{Path, PathBuf},
-    sync::{Arc, atomic::Ordering},
+    sync::{Arc, Mutex, atomic::Ordering},
     time::{SystemTime, UNIX_EPOCH},
 };
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Segment, SpoolDepth, SpoolError};
+use super::{
+    Segment, SpoolDepth, SpoolError,
+    header::{self, Header},
+};
+use crate::db::Target;
 
 const EXTENSION: &str = "spool";
 /// Appends gathered under one fsync, at most.
@@ -27,30 +31,51 @@ pub(super) enum Request {
     Seal(oneshot::Sender<u64>),
 }
 
-/// The bodies of a segment and its count of complete lines; a last line without its newline was
-/// cut by a crash and never acknowledged.
-pub(super) fn read_segment(path: &Path) -> io::Result<(Vec<Vec<u8>>, u64)> {
-    let text = fs::read(path)?;
-    let complete = match text.iter().rposition(|b| *b == b'\n') {
-        Some(end) => &text[..end],
-        None => return Ok((Vec::new(), 0)),
-    };
-    let lines = complete.iter().filter(|b| **b == b'\n').count() as u64 + 1;
-    let bodies = complete
-        .split(|b| *b == b'\n')
-        .filter_map(|line| match STANDARD.decode(line) {
-            Ok(body) => Some(body),
-            Err(e) => {
-                tracing::error!(path = %path.display(), error = %e, "unreadable spool line skipped");
-                None
-            }
-        })
-        .collect();
-    Ok((bodies, lines))
+/// What a segment holds. A last line without its newline was cut by a crash and never
+/// acknowledged, so it is not part of it.
+#[derive(Debug)]
+pub(super) struct Contents {
+    pub header: Header,
+    /// Each readable body with its line number in the file.
+    pub bodies: Vec<(u64, Vec<u8>)>,
+    /// Complete body lines, readable or not: what the spool's depth counted.
+    pub records: u64,
 }
 
+pub(super) fn read_segment(path: &Path) -> io::Result<Contents> {
+    let text = fs::read(path)?;
+    let mut contents = Contents {
+        header: Header::Legacy,
+        bodies: Vec::new(),
+        records: 0,
+    };
+    let Some(end) = text.iter().rposition(|b| *b == b'\n') else {
+        return Ok(contents);
+    };
+    for (line, number) in text[..end].split(|b| *b == b'\n').zip(1u64..) {
+        if number == 1 && header::is_header(line) {
+            contents.header = header::parse(line)?;
+            continue;
+        }
+        contents.records += 1;
+        match STANDARD.decode(line) {
+            Ok(body) => contents.bodies.push((number, body)),
+            Err(e) => {
+                tracing::error!(path = %path.display(), line = number, error = %e, "unreadable spool line skipped")
+            }
+        }
+    }
+    Ok(contents)
+}
+
+/// Complete body lines of a segment (its header line is not one).
 pub(super) fn count_records(path: &Path) -> io::Result<u64> {
-    Ok(fs::read(path)?.iter().filter(|b| **b == b'\n').count() as u64)
+    let text = fs::read(path)?;
+    let lines = text.iter().filter(|b| **b == b'\n').count() as u64;
+    Ok(match header::is_header(&text) {
+        true => lines.saturating_sub(1),
+        false => lines,
+    })
 }
 
 pub(super) fn segments(dir: &Path) -> io::Result<Vec<Segment>> {
@@ -74,7 +99,8 @@ pub(super) fn segments(dir: &Path) -> io::Result<Vec<Segment>> {
     Ok(list)
 }
 
-fn parse_name(path: &Path) -> Option<(u64, u64)> {
+/// Sequence number and creation time (ms since epoch) from `<seq>-<created ms>.spool`.
+pub(super) fn parse_name(path: &Path) -> Option<(u64, u64)> {
     let stem = path.file_stem()?.to_str()?;
     let (seq, created) = stem.split_once('-')?;
     Some((seq.parse().ok()?, created.parse().ok()?))
@@ -101,16 +127,32 @@ pub(super) struct SegmentWriter {
     max_bytes: u64,
     depth: Arc<SpoolDepth>,
     next_seq: u64,
-    active: Option<(File, u64)>,
+    /// The database new segments are for, read when one is opened.
+    target: Arc<Mutex<Target>>,
+    active: Option<Active>,
+}
+
+struct Active {
+    file: File,
+    written: u64,
+    /// What its header says.
+    target: Target,
 }
 
 impl SegmentWriter {
-    pub(super) fn new(dir: PathBuf, max_bytes: u64, depth: Arc<SpoolDepth>, next_seq: u64) -> Self {
+    pub(super) fn new(
+        dir: PathBuf,
+        max_bytes: u64,
+        depth: Arc<SpoolDepth>,
+        next_seq: u64,
+        target: Arc<Mutex<Target>>,
+    ) -> Self {
         Self {
             dir,
             max_bytes,
             depth,
             next_seq,
+            target,
             active: None,
         }
     }
@@ -146,21 +188,21 @@ impl SegmentWriter {
             STANDARD.encode_string(body, &mut buffer);
             buffer.push('\n');
         }
-        let used = self.depth.bytes.load(Ordering::Relaxed);
-        let result = if used + buffer.len() as u64 > self.max_bytes {
+        let header = self.header_to_write();
+        let size = (buffer.len() + header.as_ref().map_or(0, |(_, h)| h.len())) as u64;
+        let result = if self.depth.total_bytes() + size > self.max_bytes {
             Err(SpoolError::Full {
                 max_bytes: self.max_bytes,
             })
         } else {
-            self.append(buffer.as_bytes()).map_err(SpoolError::from)
+            self.append(header, buffer.as_bytes())
+                .map_err(SpoolError::from)
         };
         if result.is_ok() {
             self.depth
                 .records
                 .fetch_add(appends.len() as u64, Ordering::Relaxed);
-            self.depth
-                .bytes
-                .fetch_add(buffer.len() as u64, Ordering::Relaxed);
+            self.depth.bytes.fetch_add(size, Ordering::Relaxed);
         } else {
             // Whatever half-written line is left is never acknowledged; start a fresh segment.
             self.active = None;
@@ -176,34 +218,66 @@ impl SegmentWriter {
         }
     }
 
-    fn append(&mut self, buffer: &[u8]) -> io::Result<()> {
-        if self.active.is_none() {
-            let created = now_ms();
-            let path = self
-                .dir
-                .join(format!("{:012}-{created}.{EXTENSION}", self.next_seq));
-            let file = OpenOptions::new()
-                .create_new(true)
-                .append(true)
-                .open(&path)?;
-            // The new file's name must survive a crash too.
-            File::open(&self.dir)?.sync_all()?;
-            self.active = Some((file, 0));
-            self.next_seq += 1;
-            if self.depth.oldest_ms.load(Ordering::Relaxed) == 0 {
-                self.depth.oldest_ms.store(created, Ordering::Relaxed);
-            }
+    /// The header of the segment the next group opens, if it opens one. A segment holds the
+    /// events of one target: once the target is known better, the next group starts a new one.
+    fn header_to_write(&mut self) -> Option<(Target, Vec<u8>)> {
+        let target = self.target.lock().expect("target lock").clone();
+        if self.active.as_ref().is_some_and(|a| a.target == target) {
+            return None;
         }
-        let (file, written) = self.active.as_mut().expect("opened above");
-        if let Err(e) = file.write_all(buffer).and_then(|()| file.sync_data()) {
+        self.active = None;
+        let line = header::encode(&target);
+        Some((target, line))
+    }
+
+    fn append(&mut self, header: Option<(Target, Vec<u8>)>, buffer: &[u8]) -> io::Result<()> {
+        let mut head = Vec::new();
+        if let Some((target, line)) = header {
+            let file = self.open_segment()?;
+            self.active = Some(Active {
+                file,
+                written: 0,
+                target,
+            });
+            head = line;
+        }
+        let active = self.active.as_mut().expect("opened above");
+        // The header goes under the same fsync as the first bodies, before any is acknowledged.
+        let written = active
+            .file
+            .write_all(&head)
+            .and_then(|()| active.file.write_all(buffer))
+            .and_then(|()| active.file.sync_data());
+        if let Err(e) = written {
             // Cut off what this failed group left, so the segment holds only acknowledged lines.
-            let _ = file.set_len(*written).and_then(|()| file.sync_data());
+            let _ = active
+                .file
+                .set_len(active.written)
+                .and_then(|()| active.file.sync_data());
             return Err(e);
         }
-        *written += buffer.len() as u64;
-        if *written >= SEGMENT_BYTES {
+        active.written += (head.len() + buffer.len()) as u64;
+        if active.written >= SEGMENT_BYTES {
             self.active = None;
         }
         Ok(())
+    }
+
+    fn open_segment(&mut self) -> io::Result<File> {
+        let created = now_ms();
+        let path = self
+            .dir
+            .join(format!("{:012}-{created}.{EXTENSION}", self.next_seq));
+        let file = OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .open(&path)?;
+        // The new file's name must survive a crash too.
+        File::open(&self.dir)?.sync_all()?;
+        self.next_seq += 1;
+        if self.depth.oldest_ms.load(Ordering::Relaxed) == 0 {
+            self.depth.oldest_ms.store(created, Ordering::Relaxed);
+        }
+        Ok(file)
     }
 }

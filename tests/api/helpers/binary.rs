@@ -82,6 +82,12 @@ impl Service {
         Self::start_with(database_url, spool, port, &[], None)
     }
 
+    /// Like [`Service::start`], its JSON log lines (warnings and errors) written to `log`.
+    pub fn start_logging_to(database_url: &str, spool: &Path, port: u16, log: &Path) -> Self {
+        let file = std::fs::File::create(log).expect("creating the log file");
+        Self::spawn(database_url, spool, port, &[], None, file.into())
+    }
+
     /// With more environment, and the file-descriptor limit set to `nofile` if given.
     pub fn start_with(
         database_url: &str,
@@ -89,6 +95,22 @@ impl Service {
         port: u16,
         env: &[(&str, &str)],
         nofile: Option<u64>,
+    ) -> Self {
+        let stderr = if logs_shown() {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        };
+        Self::spawn(database_url, spool, port, env, nofile, stderr)
+    }
+
+    fn spawn(
+        database_url: &str,
+        spool: &Path,
+        port: u16,
+        env: &[(&str, &str)],
+        nofile: Option<u64>,
+        stderr: Stdio,
     ) -> Self {
         let admin_port = free_port();
         let mut command = match nofile {
@@ -113,11 +135,7 @@ impl Service {
             .env("LOBBYLOG_LOG_FORMAT", "json")
             .envs(env.iter().copied())
             .stdout(Stdio::null())
-            .stderr(if logs_shown() {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            });
+            .stderr(stderr);
         Self {
             child: command.spawn().expect("starting lobbylog"),
             admin: format!("http://127.0.0.1:{admin_port}"),
