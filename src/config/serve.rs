@@ -34,8 +34,8 @@ pub struct ServeArgs {
     #[arg(long, env = "LOBBYLOG_BODY_LIMIT", default_value_t = 256 * 1024, value_parser = clap::value_parser!(u32).range(1..))]
     pub body_limit: u32,
 
-    /// Bytes of request bodies held in memory at once, all requests together; past it, reading waits.
-    #[arg(long, env = "LOBBYLOG_BODY_BUDGET", default_value_t = 32 * 1024 * 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    /// Bytes of request bodies being read at once, all requests together; when spent, the connection reading longest is cut.
+    #[arg(long, env = "LOBBYLOG_BODY_BUDGET", default_value_t = 16 * 1024 * 1024, value_parser = clap::value_parser!(u32).range(1..))]
     pub body_budget: u32,
 
     /// Connections open at once on the webhook port (lowered to fit the file-descriptor limit).

@@ -131,6 +131,35 @@ async fn at_the_connection_cap_the_longest_waiting_connection_makes_room() {
 }
 
 #[tokio::test]
+async fn a_stalled_body_holding_the_budget_is_cut_to_make_room_for_a_signed_event() {
+    use tokio::io::AsyncWriteExt;
+    let app = spawn_app_with(|s| s.http.body_budget = 64 * 1024).await;
+    // Most of the budget, then silence: the body is never finished.
+    let mut hog = silent(&app.address).await;
+    let head = "POST /webhooks/daily HTTP/1.1\r\nhost: x\r\ncontent-length: 60000\r\n\
+                x-webhook-timestamp: 1\r\nx-webhook-signature: AAAA\r\n\r\n";
+    hog.write_all(head.as_bytes()).await.unwrap();
+    hog.write_all(&[b' '; 59_000]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let body = daily::waiting_joined("budget", "b0d9e700-0000-4000-8000-0", 1.7e9).to_string();
+    let padded = format!("{body:<20000}");
+    let started = Instant::now();
+    let response = app.post_signed(padded.as_bytes()).await;
+    assert_eq!(response.status(), 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        closed_after(&mut hog, Duration::from_millis(500))
+            .await
+            .is_some()
+    );
+    assert_eq!(metric(&app, &cut("evicted")).await, 1.0);
+}
+
+#[tokio::test]
 async fn bodies_are_refused_before_they_are_read_when_unsigned_or_too_large() {
     use tokio::io::AsyncWriteExt;
     let app = spawn_app_with(|_| {}).await;

@@ -1,15 +1,7 @@
 //! Accepting and driving connections: a cap on open connections, deadlines per connection, and a
 //! shutdown that always ends.
 
-use std::{
-    collections::HashMap,
-    convert::Infallible,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicU64, Ordering},
-    },
-    time::Duration,
-};
+use std::{convert::Infallible, sync::Arc, time::Duration};
 
 use axum::{Router, body::Body};
 use hyper::{Request, body::Incoming, server::conn::http1, service::service_fn};
@@ -18,7 +10,7 @@ use tokio::{net::TcpListener, sync::Semaphore};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tower::ServiceExt;
 
-use super::watch::{ConnWatch, Cut, Deadlines, Phase, RequestStart, WatchedIo, overstay};
+use super::watch::{ConnWatch, Cut, Deadlines, Phase, Registry, RequestStart, WatchedIo, overstay};
 use crate::metrics::Metrics;
 
 /// Hyper's per-connection read buffer, at most: headers are small, and bodies are read chunk by
@@ -36,47 +28,6 @@ pub struct ConnectionLimits {
     pub shutdown_grace: Duration,
 }
 
-/// The open connections of one listener.
-struct Registry {
-    next_id: AtomicU64,
-    open: Mutex<HashMap<u64, Arc<ConnWatch>>>,
-}
-
-impl Registry {
-    fn add(&self, watch: Arc<ConnWatch>) -> u64 {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        self.open.lock().expect("not poisoned").insert(id, watch);
-        id
-    }
-
-    fn remove(&self, id: u64) {
-        self.open.lock().expect("not poisoned").remove(&id);
-    }
-
-    /// Cuts the connection that has waited longest without a request in progress (headers not
-    /// complete, or idle); false if every connection is busy with a request.
-    fn evict_oldest_waiting(&self) -> bool {
-        let open = self.open.lock().expect("not poisoned");
-        let oldest = open
-            .values()
-            .filter(|w| matches!(w.phase(), Phase::Head | Phase::Idle) && !w.cut.is_cancelled())
-            .min_by_key(|w| w.since());
-        match oldest {
-            Some(watch) => {
-                watch.cut(Cut::Evicted);
-                true
-            }
-            None => false,
-        }
-    }
-
-    fn cut_all(&self, why: Cut) -> usize {
-        let open = self.open.lock().expect("not poisoned");
-        open.values().for_each(|w| w.cut(why));
-        open.len()
-    }
-}
-
 /// Accepts on `listener` and serves `router` until `stop`, then lets open requests finish within
 /// the grace and cuts whatever is left.
 pub async fn serve(
@@ -87,10 +38,7 @@ pub async fn serve(
     metrics: Arc<Metrics>,
     name: &'static str,
 ) {
-    let registry = Arc::new(Registry {
-        next_id: AtomicU64::new(0),
-        open: Mutex::new(HashMap::new()),
-    });
+    let registry = Registry::new();
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let tracker = TaskTracker::new();
     loop {
@@ -118,7 +66,7 @@ pub async fn serve(
         };
         // Small answers on kept-alive connections must not wait for Nagle and delayed ACKs.
         let _ = stream.set_nodelay(true);
-        let watch = ConnWatch::new();
+        let watch = ConnWatch::new(&registry);
         let id = registry.add(watch.clone());
         let (router, stop, metrics, registry) = (
             router.clone(),

@@ -2,11 +2,12 @@
 //! idle between requests) and since when, so deadlines bound a connection, not each chunk.
 
 use std::{
+    collections::HashMap,
     io,
     pin::Pin,
     sync::{
-        Arc, LazyLock,
-        atomic::{AtomicU8, AtomicU64, Ordering},
+        Arc, LazyLock, Mutex, Weak,
+        atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering},
     },
     task::{Context, Poll},
     time::Duration,
@@ -76,19 +77,24 @@ pub struct ConnWatch {
     cut_reason: AtomicU8,
     /// Cancelled to close the connection now (eviction, end of the shutdown grace).
     pub cut: CancellationToken,
+    /// Bytes of the body budget this connection's request holds.
+    pub budget_held: AtomicUsize,
+    registry: Weak<Registry>,
 }
 
 static BASE: LazyLock<Instant> = LazyLock::new(Instant::now);
 
 impl ConnWatch {
-    /// A new connection: waiting for its first request's headers from now.
-    pub fn new() -> Arc<Self> {
+    /// A new connection of `registry`: waiting for its first request's headers from now.
+    pub fn new(registry: &Arc<Registry>) -> Arc<Self> {
         let watch = Self {
             phase: AtomicU8::new(Phase::Head as u8),
             since_ms: AtomicU64::new(0),
             generation: AtomicU64::new(0),
             cut_reason: AtomicU8::new(u8::MAX),
             cut: CancellationToken::new(),
+            budget_held: AtomicUsize::new(0),
+            registry: Arc::downgrade(registry),
         };
         watch.enter(Phase::Head);
         Arc::new(watch)
@@ -116,12 +122,90 @@ impl ConnWatch {
         self.cut.cancel();
     }
 
+    /// The body budget is spent: makes room by cutting the longest-reading other connection.
+    pub fn evict_for_budget(&self) -> bool {
+        self.registry
+            .upgrade()
+            .is_some_and(|registry| registry.evict_oldest_reader(self))
+    }
+
     /// Why `cut` was called.
     pub fn cut_reason(&self) -> Cut {
         match self.cut_reason.load(Ordering::Relaxed) {
             3 => Cut::Evicted,
             _ => Cut::Shutdown,
         }
+    }
+}
+
+/// The open connections of one listener.
+pub struct Registry {
+    next_id: AtomicU64,
+    open: Mutex<HashMap<u64, Arc<ConnWatch>>>,
+}
+
+impl Registry {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self {
+            next_id: AtomicU64::new(0),
+            open: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn add(&self, watch: Arc<ConnWatch>) -> u64 {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.open.lock().expect("not poisoned").insert(id, watch);
+        id
+    }
+
+    pub fn remove(&self, id: u64) {
+        self.open.lock().expect("not poisoned").remove(&id);
+    }
+
+    /// Cuts the connection that has waited longest without a request in progress (headers not
+    /// complete, or idle); false if every connection is busy with a request.
+    pub fn evict_oldest_waiting(&self) -> bool {
+        let open = self.open.lock().expect("not poisoned");
+        let oldest = open
+            .values()
+            .filter(|w| matches!(w.phase(), Phase::Head | Phase::Idle) && !w.cut.is_cancelled())
+            .min_by_key(|w| w.since());
+        match oldest {
+            Some(watch) => {
+                watch.cut(Cut::Evicted);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Under budget pressure: cuts the connection that has been reading its body longest while
+    /// holding part of the budget (a legitimate body arrives whole in milliseconds), other than
+    /// `asking`; false if there is none.
+    pub fn evict_oldest_reader(&self, asking: &ConnWatch) -> bool {
+        let open = self.open.lock().expect("not poisoned");
+        let oldest = open
+            .values()
+            .filter(|w| {
+                w.phase() == Phase::Body
+                    && w.budget_held.load(Ordering::Relaxed) > 0
+                    && !std::ptr::eq(Arc::as_ptr(w), asking)
+                    && !w.cut.is_cancelled()
+            })
+            .min_by_key(|w| w.since());
+        match oldest {
+            Some(watch) => {
+                watch.cut(Cut::Evicted);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn cut_all(&self, why: Cut) -> usize {
+        let open = self.open.lock().expect("not poisoned");
+        open.values().for_each(|w| w.cut(why));
+        open.len()
     }
 }
 

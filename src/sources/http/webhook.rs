@@ -133,18 +133,20 @@ async fn accept(app: &AppState, request: Request) -> Result<Receipt, IntakeError
         .extensions
         .get::<RequestStart>()
         .map_or_else(tokio::time::Instant::now, |s| s.0);
+    let watch = parts.extensions.get::<Arc<ConnWatch>>();
     let rules = BodyRules {
         limit: app.settings.body_limit,
         budget: &app.budget,
         deadline: start + app.settings.body_timeout,
         timeout: app.settings.body_timeout,
+        watch: watch.map(Arc::as_ref),
     };
     let body = body::read(body, declared, rules, verifier).await?;
-    if let Some(watch) = parts.extensions.get::<Arc<ConnWatch>>() {
+    if let Some(watch) = watch {
         watch.enter(Phase::Handling);
     }
     let _slot = app.in_flight.acquire().await.expect("never closed");
-    store(app, &body.bytes).await
+    store(app, &body).await
 }
 
 /// Triages an authentic body and stores it, or keeps it in the fallback.
