@@ -73,7 +73,7 @@ fn session(
     table: &'static Table,
     id: &str,
     is_left: bool,
-    payload: &serde_json::Value,
+    payload: &serde_json::value::RawValue,
 ) -> Result<Fact, String> {
     let s: Session = payload::session(payload, is_left && std::ptr::eq(table, &WAITING_SESSIONS))?;
     let text = |v: &Option<String>| Value::Text(v.clone());
@@ -106,7 +106,7 @@ fn session(
     })
 }
 
-fn meeting(id: &str, is_end: bool, payload: &serde_json::Value) -> Result<Fact, String> {
+fn meeting(id: &str, is_end: bool, payload: &serde_json::value::RawValue) -> Result<Fact, String> {
     let m: Meeting = payload::meeting(payload, is_end)?;
     let started = (!is_end).then(|| Slot {
         key: id.to_owned(),

@@ -1,8 +1,10 @@
-//! Typed reads of participant and meeting payloads, tolerant of Daily's type drift.
+//! Typed reads of participant and meeting payloads, tolerant of Daily's type drift, straight
+//! from the payload's text.
 
-use serde_json::Value;
+use serde::Deserialize;
+use serde_json::value::RawValue;
 
-use crate::event::epoch_seconds;
+use crate::event::{boolean, epoch_seconds, is_null, kind, number, text};
 
 /// A participant-family payload (participant.* and waiting-participant.*).
 #[derive(Debug, Clone, PartialEq)]
@@ -27,12 +29,56 @@ pub(super) struct Meeting {
     pub end_ts: Option<f64>,
 }
 
+/// The keys a session payload may carry, unread until asked for; others are skipped.
+#[derive(Default, Deserialize)]
+struct SessionKeys<'a> {
+    #[serde(borrow)]
+    room: Option<&'a RawValue>,
+    #[serde(borrow)]
+    session_id: Option<&'a RawValue>,
+    #[serde(borrow)]
+    joined_at: Option<&'a RawValue>,
+    #[serde(borrow)]
+    duration: Option<&'a RawValue>,
+    #[serde(borrow)]
+    user_id: Option<&'a RawValue>,
+    #[serde(borrow)]
+    user_name: Option<&'a RawValue>,
+    #[serde(borrow)]
+    owner: Option<&'a RawValue>,
+    #[serde(borrow)]
+    will_eject_at: Option<&'a RawValue>,
+    #[serde(borrow)]
+    permissions: Option<&'a RawValue>,
+}
+
+#[derive(Default, Deserialize)]
+struct MeetingKeys<'a> {
+    #[serde(borrow)]
+    meeting_id: Option<&'a RawValue>,
+    #[serde(borrow)]
+    room: Option<&'a RawValue>,
+    #[serde(borrow)]
+    start_ts: Option<&'a RawValue>,
+    #[serde(borrow)]
+    end_ts: Option<&'a RawValue>,
+}
+
+/// The keys of a payload; a payload that is not an object has none.
+fn keys<'a, T: Deserialize<'a> + Default>(payload: &'a RawValue) -> Result<T, String> {
+    if kind(payload) != "an object" {
+        return Ok(T::default());
+    }
+    serde_json::from_str(payload.get()).map_err(|e| format!("payload cannot be read: {e}"))
+}
+
 /// Reads a session payload; `need_duration` for waiting-participant.left, whose duration is the wait.
-pub(super) fn session(payload: &Value, need_duration: bool) -> Result<Session, String> {
-    let room = required_text(payload, "room")?;
-    let session_id = required_text(payload, "session_id")?;
-    let joined_at = epoch(payload, "joined_at")?.ok_or("payload has no usable `joined_at`")?;
-    let duration = seconds(payload, "duration")?;
+pub(super) fn session(payload: &RawValue, need_duration: bool) -> Result<Session, String> {
+    let p: SessionKeys<'_> = keys(payload)?;
+    let room = required_text(p.room, "room")?;
+    let session_id = required_text(p.session_id, "session_id")?;
+    let joined_at = epoch(p.joined_at, "joined_at")?.ok_or("payload has no usable `joined_at`")?;
+    let duration = seconds(p.duration, "duration")?;
     if need_duration && duration.is_none() {
         return Err("payload has no usable `duration`".into());
     }
@@ -41,23 +87,24 @@ pub(super) fn session(payload: &Value, need_duration: bool) -> Result<Session, S
         session_id,
         joined_at,
         duration,
-        user_id: text(payload, "user_id"),
-        user_name: text(payload, "user_name"),
-        owner: boolean(payload, "owner"),
-        will_eject_at: epoch(payload, "will_eject_at")?,
-        permissions: payload
-            .get("permissions")
-            .filter(|p| p.is_object())
-            .map(Value::to_string),
+        user_id: p.user_id.and_then(text),
+        user_name: p.user_name.and_then(text),
+        owner: p.owner.and_then(boolean),
+        will_eject_at: epoch(p.will_eject_at, "will_eject_at")?,
+        permissions: p
+            .permissions
+            .filter(|v| kind(v) == "an object")
+            .map(|v| v.get().to_owned()),
     })
 }
 
-pub(super) fn meeting(payload: &Value, is_end: bool) -> Result<Meeting, String> {
+pub(super) fn meeting(payload: &RawValue, is_end: bool) -> Result<Meeting, String> {
+    let p: MeetingKeys<'_> = keys(payload)?;
     let meeting = Meeting {
-        meeting_id: required_text(payload, "meeting_id")?,
-        room: text(payload, "room"),
-        start_ts: epoch(payload, "start_ts")?,
-        end_ts: epoch(payload, "end_ts")?,
+        meeting_id: required_text(p.meeting_id, "meeting_id")?,
+        room: p.room.and_then(text),
+        start_ts: epoch(p.start_ts, "start_ts")?,
+        end_ts: epoch(p.end_ts, "end_ts")?,
     };
     match (is_end, meeting.start_ts, meeting.end_ts) {
         (false, None, _) => Err("payload has no usable `start_ts`".into()),
@@ -66,37 +113,21 @@ pub(super) fn meeting(payload: &Value, is_end: bool) -> Result<Meeting, String> 
     }
 }
 
-fn required_text(payload: &Value, key: &str) -> Result<String, String> {
-    text(payload, key)
+fn required_text(value: Option<&RawValue>, key: &str) -> Result<String, String> {
+    value
+        .and_then(text)
         .filter(|s| !s.is_empty())
         .ok_or_else(|| format!("payload has no usable `{key}`"))
 }
 
-/// A string, or a number written as one; anything else is absent.
-fn text(payload: &Value, key: &str) -> Option<String> {
-    match payload.get(key)? {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-fn boolean(payload: &Value, key: &str) -> Option<bool> {
-    match payload.get(key)? {
-        Value::Bool(b) => Some(*b),
-        Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
-        Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
-        _ => None,
-    }
-}
-
 /// An epoch time: absent or null is `None`; present but unreadable is an error.
-fn epoch(payload: &Value, key: &str) -> Result<Option<f64>, String> {
-    match payload.get(key) {
-        None | Some(Value::Null) => Ok(None),
+fn epoch(value: Option<&RawValue>, key: &str) -> Result<Option<f64>, String> {
+    match value {
+        None => Ok(None),
+        Some(v) if is_null(v) => Ok(None),
         Some(v) => epoch_seconds(v)
             .map(Some)
-            .ok_or_else(|| format!("payload `{key}` is not an epoch time: {v}")),
+            .ok_or_else(|| format!("payload `{key}` is not an epoch time: {}", v.get())),
     }
 }
 
@@ -105,27 +136,29 @@ fn epoch(payload: &Value, key: &str) -> Result<Option<f64>, String> {
 const MAX_SECONDS: f64 = 10.0 * 365.0 * 86_400.0;
 
 /// A non-negative number of seconds, as a number or numeric string.
-fn seconds(payload: &Value, key: &str) -> Result<Option<f64>, String> {
-    let parsed = match payload.get(key) {
-        None | Some(Value::Null) => return Ok(None),
-        Some(Value::Number(n)) => n.as_f64(),
-        Some(Value::String(s)) => s.trim().parse::<f64>().ok(),
-        Some(_) => None,
-    };
-    match parsed {
-        Some(s) if (0.0..=MAX_SECONDS).contains(&s) => Ok(Some(s)),
-        _ => Err(format!(
-            "payload `{key}` is not a duration in seconds: {}",
-            payload[key]
-        )),
+fn seconds(value: Option<&RawValue>, key: &str) -> Result<Option<f64>, String> {
+    match value {
+        None => Ok(None),
+        Some(v) if is_null(v) => Ok(None),
+        Some(v) => match number(v) {
+            Some(s) if (0.0..=MAX_SECONDS).contains(&s) => Ok(Some(s)),
+            _ => Err(format!(
+                "payload `{key}` is not a duration in seconds: {}",
+                v.get()
+            )),
+        },
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
+
+    fn raw(value: &Value) -> Box<RawValue> {
+        RawValue::from_string(value.to_string()).unwrap()
+    }
 
     fn knock() -> Value {
         json!({
@@ -138,7 +171,7 @@ mod tests {
 
     #[test]
     fn the_documented_waiting_left_example_reads_whole() {
-        let s = session(&knock(), true).unwrap();
+        let s = session(&raw(&knock()), true).unwrap();
         assert_eq!((s.room.as_str(), s.session_id.as_str()), ("knocking", "s1"));
         assert_eq!(s.joined_at, 1719586614.027);
         assert_eq!(s.duration, Some(14.403000116348267));
@@ -157,7 +190,7 @@ mod tests {
         p["permissions"]["canSend"] = json!(["video", "audio"]);
         p["permissions"]["canAdmin"] = json!(["participants"]);
         p["networkQualityState"] = json!("good");
-        let s = session(&p, true).unwrap();
+        let s = session(&raw(&p), true).unwrap();
         assert_eq!(
             (s.joined_at, s.duration, s.will_eject_at),
             (1719586614.0, Some(14.5), Some(1719590000.0))
@@ -183,7 +216,7 @@ mod tests {
         for (key, value, expected) in cases {
             let mut p = knock();
             p[key] = value;
-            let err = session(&p, true).unwrap_err();
+            let err = session(&raw(&p), true).unwrap_err();
             assert!(err.contains(expected), "{key}: {err}");
         }
     }
@@ -192,12 +225,16 @@ mod tests {
     fn meetings_need_their_own_time() {
         let started = json!({"start_ts": 1708526032.672, "meeting_id": "m", "room": "r"});
         assert_eq!(
-            meeting(&started, false).unwrap().start_ts,
+            meeting(&raw(&started), false).unwrap().start_ts,
             Some(1708526032.672)
         );
-        assert!(meeting(&started, true).unwrap_err().contains("end_ts"));
         assert!(
-            meeting(&json!({"room": "r"}), false)
+            meeting(&raw(&started), true)
+                .unwrap_err()
+                .contains("end_ts")
+        );
+        assert!(
+            meeting(&raw(&json!({"room": "r"})), false)
                 .unwrap_err()
                 .contains("meeting_id")
         );

@@ -190,8 +190,13 @@ fn outcomes(
 }
 
 /// Whether two events of one id say different things (`event_ts` aside: Daily may restamp it).
+/// Payloads of different text are compared as JSON values, so layout and key order do not count.
 fn differs(a: &Event, b: &Event) -> bool {
-    a.event_type != b.event_type || a.version != b.version || a.payload != b.payload
+    let payloads_differ = a.payload.get() != b.payload.get() && {
+        let value = |e: &Event| serde_json::from_str::<serde_json::Value>(e.payload.get()).ok();
+        value(a) != value(b)
+    };
+    a.event_type != b.event_type || a.version != b.version || payloads_differ
 }
 
 /// Indexes of the first event of each id, in input order.

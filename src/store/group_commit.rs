@@ -1,25 +1,24 @@
 //! Group commit: the items of concurrent requests share one transaction, within a deadline.
 
 use std::{
+    collections::VecDeque,
     sync::Arc,
     time::{Duration, Instant},
 };
 
 use sqlx::PgPool;
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 use super::{Availability, Item, Outcome};
 use crate::metrics::Metrics;
-
-/// Batches committing at once: two keep Postgres busy while the next batch forms; more only
-/// make each batch smaller and each event dearer (measured with bench/intake.sh).
-const IN_FLIGHT_BATCHES: usize = 2;
 
 #[derive(Debug, Clone)]
 pub struct GroupCommitSettings {
     /// Off: one transaction per request.
     pub enabled: bool,
     pub max_events: usize,
+    /// Batches committing at once, at most (each on a connection of its own).
+    pub max_batches: usize,
     pub max_wait: Duration,
     /// A request whose item has not committed by then is spooled instead.
     pub deadline: Duration,
@@ -51,7 +50,7 @@ impl GroupCommitWriter {
         metrics: Arc<Metrics>,
     ) -> Self {
         let jobs = settings.enabled.then(|| {
-            let (tx, rx) = mpsc::channel(settings.max_events * IN_FLIGHT_BATCHES);
+            let (tx, rx) = mpsc::channel(settings.max_events * settings.max_batches);
             tokio::spawn(dispatch(
                 rx,
                 pool.clone(),
@@ -107,43 +106,98 @@ impl GroupCommitWriter {
     }
 }
 
-/// Gathers jobs into batches and commits them, at most `IN_FLIGHT_BATCHES` at once.
+/// A batch starts while others are committing only once this many items wait: smaller ones
+/// would cost more per event than they save in waiting.
+const MIN_SHARED_BATCH: usize = 16;
+
+type Job = (Item, Reply, Instant);
+
+/// Gathers jobs into batches and commits them, as many at once as the pool allows.
 ///
-/// A batch is formed only when a commit slot is free, so while Postgres is busy the queue grows
-/// into the next batch: no wait under light load, large batches under heavy load. `max_wait`
-/// optionally holds a batch open for latecomers.
+/// With nothing committing, a batch starts at once with whatever waits (or after `max_wait`, if
+/// set, for latecomers). While batches commit, another starts as soon as enough items wait to
+/// make it worth a transaction of its own; so under load Postgres works on several batches at
+/// once (on several cores, or across network round trips), and under light load a request waits
+/// for nobody.
 async fn dispatch(
     mut rx: mpsc::Receiver<(Item, Reply)>,
     pool: PgPool,
     settings: GroupCommitSettings,
     metrics: Arc<Metrics>,
 ) {
-    let slots = Arc::new(Semaphore::new(IN_FLIGHT_BATCHES));
+    let (done_tx, mut done) = mpsc::unbounded_channel::<()>();
+    let mut queue: VecDeque<Job> = VecDeque::new();
+    let mut in_flight = 0usize;
+    let mut open = true;
     loop {
-        let slot = slots.clone().acquire_owned().await.expect("never closed");
-        let Some(first) = rx.recv().await else { return };
-        let mut batch = vec![first];
-        let until = tokio::time::Instant::now() + settings.max_wait;
-        while batch.len() < settings.max_events {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) if settings.max_wait.is_zero() => break,
-                Err(_) => match tokio::time::timeout_at(until, rx.recv()).await {
-                    Ok(Some(job)) => batch.push(job),
-                    _ => break,
-                },
-            }
+        let oldest = queue.front().map(|job| job.2);
+        let flush_at = oldest.map(|t| tokio::time::Instant::from_std(t + settings.max_wait));
+        tokio::select! {
+            job = rx.recv(), if open => match job {
+                Some((item, reply)) => queue.push_back((item, reply, Instant::now())),
+                None => open = false,
+            },
+            Some(()) = done.recv() => in_flight -= 1,
+            () = sleep_until_some(flush_at), if !settings.max_wait.is_zero() => {}
         }
-        let (pool, metrics) = (pool.clone(), metrics.clone());
-        tokio::spawn(async move {
-            commit(&pool, batch, &metrics).await;
-            drop(slot);
-        });
+        while let Ok((item, reply)) = rx.try_recv() {
+            queue.push_back((item, reply, Instant::now()));
+        }
+        while let Some(size) = next_batch(&queue, in_flight, &settings) {
+            let batch: Vec<Job> = queue.drain(..size).collect();
+            in_flight += 1;
+            let (pool, metrics, done_tx) = (pool.clone(), metrics.clone(), done_tx.clone());
+            tokio::spawn(async move {
+                commit(&pool, batch, &metrics).await;
+                let _ = done_tx.send(());
+            });
+        }
+        if !open && queue.is_empty() && in_flight == 0 {
+            return;
+        }
     }
 }
 
-async fn commit(pool: &PgPool, batch: Vec<(Item, Reply)>, metrics: &Metrics) {
-    let (items, replies): (Vec<Item>, Vec<Reply>) = batch.into_iter().unzip();
+/// How many queued items to commit now, if a batch should start.
+fn next_batch(
+    queue: &VecDeque<Job>,
+    in_flight: usize,
+    settings: &GroupCommitSettings,
+) -> Option<usize> {
+    let waiting = queue.len();
+    if waiting == 0 || in_flight >= settings.max_batches {
+        return None;
+    }
+    let waited = queue
+        .front()
+        .is_some_and(|job| job.2.elapsed() >= settings.max_wait);
+    let full = waiting >= settings.max_events;
+    let start = if in_flight == 0 {
+        waited || full
+    } else {
+        waiting >= MIN_SHARED_BATCH || (waited && !settings.max_wait.is_zero())
+    };
+    if !start {
+        return None;
+    }
+    // Share what waits among the free slots, so one batch does not take it all while others idle.
+    let free = settings.max_batches - in_flight;
+    let share = waiting.div_ceil(free).max(MIN_SHARED_BATCH);
+    Some(share.min(waiting).min(settings.max_events))
+}
+
+async fn sleep_until_some(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn commit(pool: &PgPool, batch: Vec<Job>, metrics: &Metrics) {
+    let (items, replies): (Vec<Item>, Vec<Reply>) = batch
+        .into_iter()
+        .map(|(item, reply, _)| (item, reply))
+        .unzip();
     let started = Instant::now();
     match super::write(pool, &items).await {
         Ok(outcomes) => {

@@ -8,7 +8,7 @@ use crate::{event::Event, projection::Fact};
 
 /// From this many events on, a batch goes through COPY; below, one statement with arrays is
 /// cheaper than creating the staging table.
-const COPY_FROM: usize = 64;
+const COPY_FROM: usize = 1000;
 
 /// Which events of a batch were new.
 pub(super) enum Inserted {
@@ -78,13 +78,19 @@ async fn insert_by_arrays(
     let versions: Vec<Option<&str>> = events.iter().map(|e| e.version.as_deref()).collect();
     let timestamps: Vec<Option<f64>> = events.iter().map(|e| e.event_ts).collect();
     let bodies: Vec<&str> = events.iter().map(|e| e.raw.as_str()).collect();
-    let inserted: Vec<String> = sqlx::query_scalar(
-        "insert into webhook_events (event_id, event_type, version, event_ts, body, projection_error)
-         select e.id, e.typ, e.ver, to_timestamp(e.ts), e.body::jsonb, e.err
-         from unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::text[], $6::text[])
-              as e(id, typ, ver, ts, body, err)
-         on conflict (event_id) do nothing
-         returning event_id",
+    let count = events.len() as i64;
+    // The ids come back only when some were already stored, which is rare.
+    let inserted: Option<Vec<String>> = sqlx::query_scalar(
+        "with inserted as (
+             insert into webhook_events (event_id, event_type, version, event_ts, body, projection_error)
+             select e.id, e.typ, e.ver, to_timestamp(e.ts), e.body::jsonb, e.err
+             from unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::text[], $6::text[])
+                  as e(id, typ, ver, ts, body, err)
+             on conflict (event_id) do nothing
+             returning event_id
+         )
+         select case when count(*) = $7 then null else coalesce(array_agg(event_id), '{}') end
+         from inserted",
     )
     .bind(ids)
     .bind(types)
@@ -92,9 +98,13 @@ async fn insert_by_arrays(
     .bind(timestamps)
     .bind(bodies)
     .bind(errors)
-    .fetch_all(conn)
+    .bind(count)
+    .fetch_one(conn)
     .await?;
-    Ok(Inserted::Only(inserted.into_iter().collect()))
+    Ok(match inserted {
+        None => Inserted::All,
+        Some(ids) => Inserted::Only(ids.into_iter().collect()),
+    })
 }
 
 /// COPY straight into `webhook_events`, the fast path when no id of the batch is stored yet.

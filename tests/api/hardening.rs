@@ -70,9 +70,17 @@ async fn memory_stays_bounded_under_a_flood_of_unsigned_large_bodies() {
     // Bounds on the growth, not absolute figures: a debug build's own footprint varies. Without
     // the body budget, 300 bodies of 1 MiB took over 300 MiB and kept it.
     let growth = |rss: u64| rss.saturating_sub(rest) / MIB;
-    assert!(growth(peak) < 64, "RSS grew by {} MiB during the flood", growth(peak));
+    assert!(
+        growth(peak) < 64,
+        "RSS grew by {} MiB during the flood",
+        growth(peak)
+    );
     let settled = eventually(5, || async { growth(service.rss()) < 32 }).await;
-    assert!(settled, "RSS still {} MiB above rest after the flood", growth(service.rss()));
+    assert!(
+        settled,
+        "RSS still {} MiB above rest after the flood",
+        growth(service.rss())
+    );
     let client = reqwest::Client::new();
     assert_eq!(post_signed(&client, &base, &knock(1)).await.status(), 200);
 }

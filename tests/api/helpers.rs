@@ -97,6 +97,7 @@ pub fn test_settings() -> Settings {
         group_commit: GroupCommitSettings {
             enabled: true,
             max_events: 100,
+            max_batches: 4,
             max_wait: Duration::ZERO,
             deadline: Duration::from_secs(2),
         },

@@ -1,0 +1,306 @@
+//! The Daily event envelope and the one triage of a body: an event, the probe, or a reject.
+
+mod fields;
+
+use std::fmt;
+
+use serde::{
+    Deserialize, Deserializer,
+    de::{IgnoredAny, MapAccess, SeqAccess, Visitor},
+};
+use serde_json::value::RawValue;
+
+pub use self::fields::{boolean, epoch_seconds, is_null, kind, number, string, text};
+
+/// What a body is. Every source triages with [`triage`] and nothing else.
+#[derive(Debug)]
+pub enum Triage {
+    /// Daily's `{"test":"test"}` probe, sent when a webhook is created or updated.
+    Probe,
+    Event(Event),
+    /// Not a usable envelope.
+    Reject(Rejection),
+}
+
+/// One envelope, ready to store.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub id: String,
+    pub event_type: String,
+    pub version: Option<String>,
+    /// Envelope `event_ts` in epoch seconds, when present and readable.
+    pub event_ts: Option<f64>,
+    /// The payload's JSON text, read by the projection only for the types it projects.
+    pub payload: Box<RawValue>,
+    /// The envelope exactly as received, valid JSON text.
+    pub raw: String,
+}
+
+/// Why a body is not a usable envelope.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Rejection(pub String);
+
+/// Reads a body as an envelope; tolerates unknown keys and the type drift Daily is known for.
+pub fn triage(bytes: &[u8]) -> Triage {
+    match parse(bytes) {
+        Ok(Some(event)) => Triage::Event(event),
+        Ok(None) => Triage::Probe,
+        Err(rejection) => Triage::Reject(rejection),
+    }
+}
+
+/// The envelope of `bytes`; `None` for the probe. Only the envelope's own keys are read; the
+/// payload is kept as text, so no tree of the body is built.
+fn parse(bytes: &[u8]) -> Result<Option<Event>, Rejection> {
+    let body = std::str::from_utf8(bytes)
+        .map_err(|e| Rejection(format!("body is not JSON: it is not UTF-8 ({e})")))?;
+    let fields = match serde_json::from_str::<Body<'_>>(body) {
+        Ok(Body::Object(fields)) => fields,
+        Ok(Body::Other(kind)) => {
+            return Err(Rejection(format!("body is JSON {kind}, not an object")));
+        }
+        Err(e) => return Err(Rejection(format!("body is not JSON: {e}"))),
+    };
+    if fields.keys == 1 && fields.test.and_then(string).as_deref() == Some("test") {
+        return Ok(None);
+    }
+    let id = required_string(fields.id, "id")?;
+    let event_type = required_string(fields.event_type, "type")?;
+    // Postgres jsonb cannot hold U+0000; catch it here rather than fail a whole batch later.
+    if fields::has_nul_escape(body) {
+        return Err(Rejection(
+            "body contains a \\u0000 character, which Postgres jsonb cannot store".into(),
+        ));
+    }
+    let payload = match fields.payload {
+        Some(payload) => payload.to_owned(),
+        None => RawValue::from_string("null".into()).expect("null is JSON"),
+    };
+    Ok(Some(Event {
+        id,
+        event_type,
+        version: fields.version.and_then(text),
+        event_ts: fields.event_ts.and_then(epoch_seconds),
+        payload,
+        raw: body.to_owned(),
+    }))
+}
+
+fn required_string(value: Option<&RawValue>, key: &str) -> Result<String, Rejection> {
+    let Some(value) = value else {
+        return Err(Rejection(format!("envelope has no `{key}`")));
+    };
+    match string(value) {
+        Some(s) if !s.trim().is_empty() => Ok(s.into_owned()),
+        Some(_) => Err(Rejection(format!("envelope `{key}` is empty"))),
+        None => Err(Rejection(format!(
+            "envelope `{key}` is {}, not a string",
+            kind(value)
+        ))),
+    }
+}
+
+/// A body as far as triage needs it: an object's envelope keys, or the kind of anything else.
+enum Body<'a> {
+    Object(Fields<'a>),
+    Other(&'static str),
+}
+
+/// The envelope's keys, borrowed from the body; other keys are skipped unread (last one wins).
+#[derive(Default)]
+struct Fields<'a> {
+    keys: usize,
+    id: Option<&'a RawValue>,
+    event_type: Option<&'a RawValue>,
+    version: Option<&'a RawValue>,
+    event_ts: Option<&'a RawValue>,
+    payload: Option<&'a RawValue>,
+    test: Option<&'a RawValue>,
+}
+
+impl<'de> Deserialize<'de> for Body<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(BodyVisitor)
+    }
+}
+
+struct BodyVisitor;
+
+impl<'de> Visitor<'de> for BodyVisitor {
+    type Value = Body<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Body<'de>, A::Error> {
+        let mut fields = Fields::default();
+        while let Some(key) = map.next_key::<Key>()? {
+            fields.keys += 1;
+            let slot = match key {
+                Key::Id => &mut fields.id,
+                Key::Type => &mut fields.event_type,
+                Key::Version => &mut fields.version,
+                Key::EventTs => &mut fields.event_ts,
+                Key::Payload => &mut fields.payload,
+                Key::Test => &mut fields.test,
+                Key::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+            };
+            *slot = Some(map.next_value()?);
+        }
+        Ok(Body::Object(fields))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Body<'de>, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Body::Other("an array"))
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Body<'de>, E> {
+        Ok(Body::Other("a string"))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Body<'de>, E> {
+        Ok(Body::Other("a boolean"))
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Body<'de>, E> {
+        Ok(Body::Other("a number"))
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Body<'de>, E> {
+        Ok(Body::Other("a number"))
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Body<'de>, E> {
+        Ok(Body::Other("a number"))
+    }
+
+    fn visit_unit<E>(self) -> Result<Body<'de>, E> {
+        Ok(Body::Other("null"))
+    }
+}
+
+/// An envelope key, told without allocating.
+enum Key {
+    Id,
+    Type,
+    Version,
+    EventTs,
+    Payload,
+    Test,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl Visitor<'_> for KeyVisitor {
+            type Value = Key;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a key")
+            }
+
+            fn visit_str<E>(self, key: &str) -> Result<Key, E> {
+                Ok(match key {
+                    "id" => Key::Id,
+                    "type" => Key::Type,
+                    "version" => Key::Version,
+                    "event_ts" => Key::EventTs,
+                    "payload" => Key::Payload,
+                    "test" => Key::Test,
+                    _ => Key::Other,
+                })
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(body: &str) -> Event {
+        match triage(body.as_bytes()) {
+            Triage::Event(e) => e,
+            other => panic!("expected an event, got {other:?}"),
+        }
+    }
+
+    fn rejection(body: &[u8]) -> String {
+        match triage(body) {
+            Triage::Reject(Rejection(reason)) => reason,
+            other => panic!("expected a rejection, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_probe_is_recognised() {
+        assert!(matches!(triage(br#"{"test":"test"}"#), Triage::Probe));
+        assert!(matches!(triage(br#"{ "test" : "test" }"#), Triage::Probe));
+        assert!(matches!(
+            triage(br#"{"test":"test","id":"e"}"#),
+            Triage::Reject(_)
+        ));
+    }
+
+    #[test]
+    fn an_envelope_keeps_raw_bytes_and_reads_drifted_fields() {
+        let body = r#"{"version":"1.0.0","type":"x.y","id":"e1","payload":{"a":1},"event_ts":"1719586628.5","extra":true}"#;
+        let e = event(body);
+        assert_eq!((e.id.as_str(), e.event_type.as_str()), ("e1", "x.y"));
+        assert_eq!(e.version.as_deref(), Some("1.0.0"));
+        assert_eq!(e.event_ts, Some(1719586628.5));
+        assert_eq!(e.payload.get(), r#"{"a":1}"#);
+        assert_eq!(e.raw, body);
+    }
+
+    #[test]
+    fn missing_optional_fields_are_tolerated() {
+        let e = event(r#"{"type":"x","id":"e1"}"#);
+        assert_eq!(
+            (e.version, e.event_ts, e.payload.get()),
+            (None, None, "null")
+        );
+        assert_eq!(
+            event(r#"{"type":"x","id":"e1","event_ts":"soon"}"#).event_ts,
+            None
+        );
+        assert_eq!(
+            event(r#"{"type":"x","id":"e1","event_ts":1e300}"#).event_ts,
+            None
+        );
+    }
+
+    #[test]
+    fn unusable_bodies_are_rejected_with_a_reason() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"not json", "not JSON"),
+            (b"", "not JSON"),
+            (b"[1,2]", "an array, not an object"),
+            (br#"{"type":"x"}"#, "no `id`"),
+            (br#"{"id":7,"type":"x"}"#, "`id` is a number"),
+            (br#"{"id":" ","type":"x"}"#, "`id` is empty"),
+            (br#"{"id":"e"}"#, "no `type`"),
+            (
+                br#"{"id":"e","type":"x","payload":{"n":"a\u0000b"}}"#,
+                "\\u0000",
+            ),
+            (b"{\"id\":\"e\",\"type\":\"\xff\"}", "not JSON"),
+        ];
+        for (body, expected) in cases {
+            let reason = rejection(body);
+            assert!(
+                reason.contains(expected),
+                "{:?}: {reason}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+}
