@@ -18,6 +18,7 @@ load generator checks that the rows stored equal the events that got 200.
   bench/intake.py                                  # 3 rounds x 10 s, concurrency 64,256,1024
   bench/intake.py --rounds 1 --seconds 5 --targets lobbylog --concurrency 64
   bench/intake.py --rtt-ms 1
+  bench/intake.py --targets lobbylog,compare --compare /path/to/older/lobbylog
 
 Needs cargo, python3, psql, pgbench and Postgres at BENCH_SERVER_URL (default
 postgres://postgres:postgres@localhost:5432); FastAPI, uvicorn and asyncpg are installed from
@@ -107,7 +108,7 @@ def wait_http(url, seconds=30):
 
 
 class Receiver:
-    def __init__(self, kind, secret, db_port):
+    def __init__(self, kind, secret, db_port, binary="target/release/lobbylog"):
         url = f"{SERVER.rsplit(':', 1)[0]}:{db_port}/{DB}" if db_port else f"{SERVER}/{DB}"
         env = dict(os.environ, DATABASE_URL=url, DAILY_WEBHOOK_SECRET=secret)
         if kind == "fastapi":
@@ -125,8 +126,7 @@ class Receiver:
                        LOBBYLOG_LOG_FORMAT="json")
             sh("rm", "-rf", "bench/.spool")
             log = open(os.path.join(ROOT, "bench", ".lobbylog.log"), "w")
-            self.proc = subprocess.Popen(["target/release/lobbylog", "serve"], cwd=ROOT, env=env,
-                                         stderr=log)
+            self.proc = subprocess.Popen([binary, "serve"], cwd=ROOT, env=env, stderr=log)
             wait_http(f"http://127.0.0.1:{ADMIN_PORT}/readyz")
 
     def pids(self):
@@ -149,9 +149,9 @@ def loadgen(label, secret, mix, extra, measure=True):
     return out, proc
 
 
-def measure(label, kind, mix, extra, secret, db_port=None):
+def measure(label, kind, mix, extra, secret, db_port=None, binary="target/release/lobbylog"):
     fresh_db()
-    receiver = Receiver(kind, secret, db_port)
+    receiver = Receiver(kind, secret, db_port, binary)
     try:
         loadgen("warmup", secret, mix, ["--seconds", "2"] + extra, measure=False)
         pg, rx = postgres_pids(), receiver.pids()
@@ -188,7 +188,7 @@ def pgbench():
     pg = postgres_pids()
     pg0, t0 = cpu_seconds(pg), time.time()
     before = os.times()
-    out = subprocess.run(["pgbench", "-n", "-c", "64", "-j", "2", "-T", str(ARGS.seconds), "-f", script,
+    out = subprocess.run(["pgbench", "-n", "-c", "64", "-j", "2", "-T", str(int(ARGS.seconds)), "-f", script,
                           f"{SERVER}/{DB}"], capture_output=True, text=True, check=True).stdout
     after = os.times()
     pg1 = cpu_seconds(postgres_pids())
@@ -250,6 +250,11 @@ def main():
             if target == "pgbench":
                 rows.append(pgbench())
                 continue
+            if target == "compare":
+                for conc in concurrencies:
+                    rows.append(measure("lobbylog-compare", "group", "knocks", ["--concurrency", str(conc)],
+                                        secret, binary=ARGS.compare))
+                continue
             label, kind, mix = plan[target]
             for conc in concurrencies:
                 rows.append(measure(label, kind, mix, ["--concurrency", str(conc)], secret))
@@ -284,5 +289,6 @@ if __name__ == "__main__":
                         help="an open-loop run at 80%% of lobbylog's best rate")
     parser.add_argument("--rtt-ms", type=float, default=0, help="round trip to add between lobbylog and Postgres")
     parser.add_argument("--rtt-concurrency", type=int, default=256)
+    parser.add_argument("--compare", help="another lobbylog binary, run as target 'compare' (e.g. an older build)")
     ARGS = parser.parse_args()
     main()
