@@ -1,33 +1,25 @@
 //! `GET /dashboard` on the admin listener: filters, escaping, empty states, and the same numbers
 //! as the README's queries.
 
-use lobbylog::{
-    event::{self, Parsed},
-    store,
-};
+use lobbylog::store::{self, Item, Origin};
 use rand::{SeedableRng, rngs::StdRng};
 use serde_json::Value;
 
 use crate::{
     analytics::{readme_queries, run},
     daily,
-    helpers::{SECRET, TestApp, admin_url, drop_database, eventually, fresh_database, spawn_app},
-    knocks::now,
+    helpers::{Service, TestApp, TestDb, eventually, free_port, now, spawn_app},
     markup::{section, tags_with},
-    process::free_port,
 };
 
 /// Stores events through the store (as the intake would), in batches.
 pub async fn store_events(app: &TestApp, events: &[Value]) {
-    let parsed: Vec<event::Event> = events
+    let items: Vec<Item> = events
         .iter()
-        .map(|e| match event::parse(e.to_string().as_bytes()) {
-            Ok(Parsed::Event(event)) => event,
-            other => panic!("not an event: {other:?}"),
-        })
+        .map(|e| Item::from_body(e.to_string().as_bytes(), Origin::Intake).expect("an event"))
         .collect();
-    for batch in parsed.chunks(500) {
-        store::write_batch(&app.pool, "test", batch).await.unwrap();
+    for batch in items.chunks(500) {
+        store::write(&app.pool, batch).await.unwrap();
     }
 }
 
@@ -293,21 +285,9 @@ async fn bad_filters_get_a_400_that_says_what_is_wrong() {
 
 #[tokio::test]
 async fn the_service_binary_serves_the_dashboard_on_its_admin_address_only() {
-    let (database_url, db_name) = fresh_database().await;
-    let (port, admin) = (free_port(), free_port());
-    let spool = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_lobbylog"))
-        .arg("serve")
-        .env("DATABASE_URL", database_url.expose())
-        .env("DAILY_WEBHOOK_SECRET", SECRET)
-        .env("LOBBYLOG_LISTEN", format!("127.0.0.1:{port}"))
-        .env("LOBBYLOG_ADMIN_LISTEN", format!("127.0.0.1:{admin}"))
-        .env("LOBBYLOG_SPOOL_DIR", spool.path())
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("starting lobbylog");
+    let db = TestDb::fresh().await;
+    let (port, spool) = (free_port(), tempfile::tempdir().unwrap());
+    let service = Service::start(db.url(), spool.path(), port);
     let client = reqwest::Client::new();
     let status = |url: String| {
         let client = client.clone();
@@ -320,15 +300,13 @@ async fn the_service_binary_serves_the_dashboard_on_its_admin_address_only() {
                 .ok()
         }
     };
-    let dashboard = format!("http://127.0.0.1:{admin}/dashboard");
+    let dashboard = format!("{}/dashboard", service.admin);
     let served = eventually(30, || async {
         status(dashboard.clone()).await == Some(200)
     })
     .await;
     let public = status(format!("http://127.0.0.1:{port}/dashboard")).await;
-    let _ = child.kill();
-    let _ = child.wait();
-    drop_database(admin_url(), db_name);
+    drop(service);
     assert!(served, "no dashboard on the admin address");
     assert_eq!(public, Some(404), "the webhook port serves the dashboard");
 }
