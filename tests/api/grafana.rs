@@ -8,8 +8,7 @@ use yaml_rust2::{Yaml, YamlLoader};
 use crate::{
     analytics::{readme_queries, run},
     dashboard::store_random_knocks,
-    helpers::{TestApp, spawn_app},
-    knocks::now,
+    helpers::{TestApp, now, spawn_app},
 };
 
 fn read(path: &str) -> String {

@@ -12,6 +12,7 @@ mod docs;
 mod drift;
 mod edge;
 mod fake_daily;
+mod grafana;
 mod hardening;
 mod health;
 mod helpers;
