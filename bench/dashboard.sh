@@ -40,7 +40,7 @@ SQL
 psql "$url" -Atc "select count(*) filter (where knocked_at >= now() - interval '30 days') || ' knocks in the last 30 days, ' || count(*) || ' in all' from knocks"
 
 DATABASE_URL=$url LOBBYLOG_ALLOW_UNSIGNED=true LOBBYLOG_LISTEN=127.0.0.1:0 LOBBYLOG_ADMIN_LISTEN=$admin \
-  LOBBYLOG_SPOOL_DIR=$spool LOBBYLOG_LOG_FORMAT=json RUST_LOG=warn target/release/lobbylog serve &
+  LOBBYLOG_SPOOL_DIR=$spool LOBBYLOG_LOG_FORMAT=json RUST_LOG=error target/release/lobbylog serve &
 pid=$!
 trap 'kill $pid 2>/dev/null; rm -rf "$spool"' EXIT
 for _ in $(seq 1 50); do curl -fso /dev/null "http://$admin/dashboard?days=1" && break; sleep 0.2; done
