@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod daily;
+pub mod dashboard;
 pub mod db;
 pub mod event;
 pub mod metrics;

@@ -108,7 +108,10 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
         admin = %listeners.admin.local_addr()?,
         "listening for Daily webhooks on POST /webhooks/daily; metrics and readiness on the admin address"
     );
-    http::serve(listeners, pipeline.state, shutdown::signal()).await;
+    let reads = db::lazy_read_pool(&global.database_url)?;
+    let state = pipeline.state.reading_from(reads.clone());
+    http::serve(listeners, state, shutdown::signal()).await;
+    reads.close().await;
     pool.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -57,6 +57,21 @@ pub fn lazy_pool(url: &DatabaseUrl, max_connections: u32) -> anyhow::Result<PgPo
         .connect_lazy_with(connect_options(url)?))
 }
 
+/// A small pool of its own for the dashboard's reads, so a heavy page never takes the connections
+/// webhooks need. Its sessions turn JIT off (compiling costs more than these reads take) and give
+/// sorts and hashes room enough not to spill to disk.
+pub fn lazy_read_pool(url: &DatabaseUrl) -> anyhow::Result<PgPool> {
+    let options = connect_options(url)?.options([
+        ("jit", "off"),
+        ("work_mem", "32MB"),
+        ("statement_timeout", "30s"),
+    ]);
+    Ok(PgPoolOptions::new()
+        .max_connections(4)
+        .acquire_timeout(Duration::from_secs(3))
+        .connect_lazy_with(options))
+}
+
 fn connect_options(url: &DatabaseUrl) -> anyhow::Result<PgConnectOptions> {
     PgConnectOptions::from_str(url.expose())
         .map(|o| o.log_statements(tracing::log::LevelFilter::Trace))

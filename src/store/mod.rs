@@ -7,6 +7,7 @@ pub mod daily;
 mod dead_letters;
 mod group_commit;
 mod raw;
+pub mod reads;
 mod reproject;
 
 use sqlx::PgPool;

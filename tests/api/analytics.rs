@@ -8,7 +8,7 @@ use crate::{
 };
 
 /// The ```sql blocks of the README's Analytics section, in order.
-fn readme_queries() -> Vec<String> {
+pub fn readme_queries() -> Vec<String> {
     readme_section_queries("## Analytics")
 }
 

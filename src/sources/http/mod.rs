@@ -1,10 +1,11 @@
-//! The HTTP intake: `POST /webhooks/daily` and health on the public listener; metrics and the
-//! detailed readiness on the admin listener. Every byte before the signature check is hostile,
-//! so connections, bodies and time are bounded per connection and overall.
+//! The HTTP intake: `POST /webhooks/daily` and health on the public listener; metrics, the
+//! detailed readiness and the dashboard on the admin listener. Every byte before the signature
+//! check is hostile, so connections, bodies and time are bounded per connection and overall.
 
 mod admin;
 mod body;
 mod connections;
+mod dashboard;
 mod health;
 mod watch;
 mod webhook;
@@ -76,6 +77,8 @@ pub trait Fallback: Send + Sync + 'static {
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
+    /// The dashboard's reads: the intake's pool unless `reading_from` gave one of its own.
+    pub reads: PgPool,
     pub settings: Arc<HttpSettings>,
     pub writer: GroupCommitWriter,
     pub fallback: Arc<dyn Fallback>,
@@ -95,12 +98,18 @@ impl AppState {
         Self {
             budget: BodyBudget::new(settings.body_budget),
             in_flight: Arc::new(Semaphore::new(settings.max_in_flight)),
+            reads: pool.clone(),
             pool,
             settings: Arc::new(settings),
             writer,
             fallback,
             metrics,
         }
+    }
+
+    /// The dashboard reads through `reads` instead of the intake's pool.
+    pub fn reading_from(self, reads: PgPool) -> Self {
+        Self { reads, ..self }
     }
 }
 
@@ -114,11 +123,12 @@ pub fn public_router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// What operators reach, on a listener of its own: metrics and the detailed readiness.
+/// What operators reach, on a listener of its own: metrics, the detailed readiness, the dashboard.
 pub fn admin_router(state: AppState) -> Router {
     Router::new()
         .route("/metrics", get(admin::metrics))
         .route("/readyz", get(admin::readyz))
+        .route("/dashboard", get(dashboard::show))
         .with_state(state)
 }
 
