@@ -8,6 +8,7 @@ mod dead_letters;
 mod group_commit;
 mod raw;
 mod reproject;
+pub mod retention;
 
 use sqlx::PgPool;
 
