@@ -18,5 +18,6 @@ mod knocks;
 mod outage;
 mod process;
 mod proxy;
+mod retention;
 mod signature;
 mod spool_target;
