@@ -82,6 +82,22 @@ impl FromStr for Age {
     }
 }
 
+/// `LOBBYLOG_RETENTION`: an age, or nothing (empty) to keep everything, so an empty line in a
+/// `.env` means the same as no line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Retention(pub Option<Age>);
+
+impl FromStr for Retention {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim() {
+            "" => Ok(Self(None)),
+            age => age.parse().map(|age| Self(Some(age))),
+        }
+    }
+}
+
 impl fmt::Display for Age {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}{}", self.amount, self.unit.suffix())
@@ -90,7 +106,7 @@ impl fmt::Display for Age {
 
 #[cfg(test)]
 mod tests {
-    use super::Age;
+    use super::{Age, Retention};
 
     #[test]
     fn days_hours_minutes_and_seconds_are_read() {
@@ -104,6 +120,14 @@ mod tests {
             let age: Age = text.parse().unwrap();
             assert_eq!((age.seconds(), age.to_string().as_str()), (seconds, shown));
         }
+    }
+
+    #[test]
+    fn an_empty_retention_keeps_everything() {
+        assert_eq!(" ".parse::<Retention>(), Ok(Retention(None)));
+        let age = "90d".parse().unwrap();
+        assert_eq!("90d".parse::<Retention>(), Ok(Retention(Some(age))));
+        assert!("90".parse::<Retention>().unwrap_err().contains("no unit"));
     }
 
     #[test]

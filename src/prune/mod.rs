@@ -3,6 +3,7 @@
 mod age;
 mod lock;
 mod report;
+pub mod schedule;
 
 use std::{
     process::ExitCode,
@@ -16,7 +17,11 @@ use std::{
 use anyhow::Context;
 use sqlx::{PgConnection, PgExecutor};
 
-pub use self::{age::Age, lock::RetentionLock, report::Report};
+pub use self::{
+    age::{Age, Retention},
+    lock::RetentionLock,
+    report::Report,
+};
 use crate::{
     config::{GlobalArgs, PruneArgs},
     db,

@@ -1,8 +1,9 @@
 //! `lobbylog prune`, the real binary: what goes, what stays, dry runs, bad durations; the other
-//! files: history through reproject, and concurrency.
+//! files: history through reproject, concurrency, and the daily prune inside `serve`.
 
 mod concurrency;
 mod history;
+mod serve;
 
 use std::process::{Child, Stdio};
 
