@@ -9,7 +9,7 @@ pub use self::{
     serve::ServeArgs,
     spool::{SpoolAction, SpoolArgs},
 };
-use crate::db::DatabaseUrl;
+use crate::{db::DatabaseUrl, prune::Age};
 
 /// Turns Daily.co webhooks into Postgres rows.
 #[derive(Debug, Parser)]
@@ -53,6 +53,24 @@ pub enum Command {
     Daily(crate::daily::args::DailyArgs),
     /// Inspect and drain spool segments set aside because they were written for another database.
     Spool(SpoolArgs),
+    /// Delete raw events and dead letters older than a given age; knock tables are kept.
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PruneArgs {
+    /// Delete raw events sent (`event_ts`, else `received_at`) and dead letters received longer
+    /// ago than this: `90d`, `12h`, `30m`, `45s`.
+    #[arg(long, value_name = "DURATION")]
+    pub older_than: Age,
+
+    /// Count what would be deleted; delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Rows deleted per statement (each its own transaction).
+    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(i64).range(1..=100_000))]
+    pub batch_size: i64,
 }
 
 #[derive(Debug, Clone, Args)]

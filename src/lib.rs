@@ -8,6 +8,7 @@ pub mod event;
 pub mod metrics;
 pub mod progress;
 pub mod projection;
+pub mod prune;
 pub mod reproject;
 pub mod serve;
 pub mod shutdown;

@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use lobbylog::{
     config::{Cli, Command, GlobalArgs},
-    daily, db, reproject, serve,
+    daily, db, prune, reproject, serve,
     sources::{archive, spool},
     telemetry,
 };
@@ -36,5 +36,6 @@ async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result<ExitCode> 
         Command::Backfill(args) => archive::command(global, args).await,
         Command::Daily(args) => daily::command::run(global, args).await,
         Command::Spool(args) => spool::command(global, args).await,
+        Command::Prune(args) => prune::command(global, args).await,
     }
 }

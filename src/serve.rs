@@ -12,7 +12,7 @@ use crate::{
     daily::watchdog::Watchdog,
     db::{self, DatabaseUrl},
     metrics::{Metrics, SpoolLevels},
-    shutdown,
+    prune, shutdown,
     signature::Verification,
     sources::{
         http::{self, AppState, Fallback, HttpSettings, Listeners},
@@ -103,6 +103,16 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
     if let Some(watchdog) = Watchdog::from_args(&args.daily, pool.clone(), metrics)? {
         tokio::spawn(watchdog.run());
     }
+    let (metrics, ready) = (
+        pipeline.state.metrics.clone(),
+        pipeline.availability.clone(),
+    );
+    tokio::spawn(prune::schedule::run(
+        pool.clone(),
+        metrics,
+        ready,
+        args.retention,
+    ));
     tracing::info!(
         address = %listeners.public.local_addr()?,
         admin = %listeners.admin.local_addr()?,

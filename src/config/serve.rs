@@ -4,7 +4,7 @@ use std::{net::SocketAddr, path::PathBuf};
 
 use clap::Args;
 
-use crate::signature::WebhookSecrets;
+use crate::{prune::Retention, signature::WebhookSecrets};
 
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
@@ -92,4 +92,15 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub daily: crate::daily::args::WatchdogArgs,
+
+    /// Prune raw events and dead letters older than this once a day (`90d`, `12h`...); unset or
+    /// empty keeps everything.
+    #[arg(
+        long,
+        env = "LOBBYLOG_RETENTION",
+        value_name = "DURATION",
+        default_value = "",
+        hide_default_value = true
+    )]
+    pub retention: Retention,
 }

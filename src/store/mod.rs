@@ -9,6 +9,7 @@ mod group_commit;
 mod raw;
 pub mod reads;
 mod reproject;
+pub mod retention;
 
 use sqlx::PgPool;
 

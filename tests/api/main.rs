@@ -23,5 +23,6 @@ mod outage;
 mod process;
 mod proxy;
 mod reader_role;
+mod retention;
 mod signature;
 mod spool_target;

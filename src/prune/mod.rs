@@ -1,0 +1,224 @@
+//! `lobbylog prune`: deletes raw events and dead letters older than a cutoff, in small batches.
+
+mod age;
+mod lock;
+mod report;
+pub mod schedule;
+
+use std::{
+    process::ExitCode,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Instant,
+};
+
+use anyhow::Context;
+use sqlx::{PgConnection, PgExecutor};
+
+pub use self::{
+    age::{Age, Retention},
+    lock::RetentionLock,
+    report::Report,
+};
+use crate::{
+    config::{GlobalArgs, PruneArgs},
+    db,
+    progress::Progress,
+    shutdown,
+    store::retention::{self, Batch},
+};
+
+/// A table retention deletes from; its name is the label of `lobbylog_pruned_rows_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Table {
+    WebhookEvents,
+    DeadLetters,
+}
+
+impl Table {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::WebhookEvents => "webhook_events",
+            Self::DeadLetters => "dead_letters",
+        }
+    }
+}
+
+/// Rows older than this go: `at` to bind (Postgres' own text, exact), `shown` in UTC.
+#[derive(Debug, Clone)]
+pub struct Cutoff {
+    pub at: String,
+    pub shown: String,
+}
+
+impl Cutoff {
+    /// `age` before Postgres' clock, the clock that stamped `received_at`.
+    pub async fn before(db: impl PgExecutor<'_>, age: Age) -> Result<Self, sqlx::Error> {
+        let (at, shown) = retention::cutoff(db, age.seconds()).await?;
+        Ok(Self { at, shown })
+    }
+}
+
+/// Rows one prune deleted, and whether it was stopped before the end.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub events: u64,
+    pub dead_letters: u64,
+    pub interrupted: bool,
+}
+
+/// Runs the subcommand: waits for the retention lock, prunes (or counts), prints the summary.
+/// Exit status 130 when SIGINT or SIGTERM stopped it.
+pub async fn command(global: &GlobalArgs, args: PruneArgs) -> anyhow::Result<ExitCode> {
+    let pool = db::prepare(&global.database_url, 2).await?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = tokio::spawn(watch_signals(stop.clone()));
+    let started = Instant::now();
+    let mut report = Report::new(args.older_than, args.dry_run);
+    if args.dry_run {
+        let cutoff = Cutoff::before(&pool, args.older_than).await?;
+        let (events, dead_letters) = count(&mut *pool.acquire().await?, &cutoff).await?;
+        report.record(
+            &cutoff,
+            Pruned {
+                events,
+                dead_letters,
+                interrupted: false,
+            },
+        );
+    } else if let Some(mut lock) = RetentionLock::take(&pool, "prune", &stop).await? {
+        let cutoff = Cutoff::before(lock.conn(), args.older_than).await?;
+        // On an error the lock is dropped, not released: its session ends, and the lock with it.
+        let pruned = prune_with_progress(lock.conn(), &cutoff, args.batch_size, &stop).await?;
+        lock.release().await?;
+        report.record(&cutoff, pruned);
+    } else {
+        report.interrupted = true;
+    }
+    watcher.abort();
+    report.elapsed = started.elapsed();
+    println!("{report}");
+    Ok(ExitCode::from(if report.interrupted { 130 } else { 0 }))
+}
+
+async fn prune_with_progress(
+    conn: &mut PgConnection,
+    cutoff: &Cutoff,
+    batch_size: i64,
+    stop: &AtomicBool,
+) -> anyhow::Result<Pruned> {
+    let (events, dead_letters) = count(conn, cutoff).await?;
+    let mut progress = Progress::new("prune", Some(events + dead_letters), false);
+    let pruned = prune(conn, cutoff, batch_size, stop, |_, rows| {
+        progress.advance(rows)
+    })
+    .await;
+    progress.finish();
+    pruned.with_context(|| format!("pruning rows older than {}", cutoff.shown))
+}
+
+/// Raw events and dead letters older than `cutoff`, counted through the same indexes a prune uses.
+pub async fn count(conn: &mut PgConnection, cutoff: &Cutoff) -> anyhow::Result<(u64, u64)> {
+    let mut events = 0;
+    for event_type in retention::event_types(&mut *conn).await? {
+        events += retention::count_events_before(&mut *conn, &event_type, &cutoff.at).await?;
+    }
+    let dead_letters = retention::count_dead_letters_before(&mut *conn, &cutoff.at).await?;
+    Ok((events as u64, dead_letters as u64))
+}
+
+/// What one run of batches deletes from.
+enum Target<'a> {
+    /// Events of one type, by `event_ts`, oldest first.
+    Stamped(&'a str),
+    /// Events of one type without `event_ts`, by `received_at`.
+    Unstamped(&'a str),
+    DeadLetters,
+}
+
+/// Moves the horizon to `cutoff`, then deletes what is older, `batch_size` rows per statement
+/// (each its own short transaction), reporting each batch to `deleted`. Checks `stop` between
+/// batches: what was deleted stays deleted, and a rerun carries on.
+///
+/// The horizon moves first, so that every deleted event is older than it at all times.
+pub async fn prune(
+    conn: &mut PgConnection,
+    cutoff: &Cutoff,
+    batch_size: i64,
+    stop: &AtomicBool,
+    mut deleted: impl FnMut(Table, u64),
+) -> Result<Pruned, sqlx::Error> {
+    retention::advance_horizon(&mut *conn, &cutoff.at).await?;
+    let mut pruned = Pruned::default();
+    for event_type in retention::event_types(&mut *conn).await? {
+        for target in [Target::Stamped(&event_type), Target::Unstamped(&event_type)] {
+            let (rows, stopped) =
+                drain(conn, &target, cutoff, batch_size, stop, &mut deleted).await?;
+            pruned.events += rows;
+            if stopped {
+                pruned.interrupted = true;
+                return Ok(pruned);
+            }
+        }
+    }
+    let target = Target::DeadLetters;
+    let (rows, stopped) = drain(conn, &target, cutoff, batch_size, stop, &mut deleted).await?;
+    pruned.dead_letters = rows;
+    pruned.interrupted = stopped;
+    Ok(pruned)
+}
+
+/// Deletes batch after batch until one comes back short or `stop` is set: (rows, stopped).
+async fn drain(
+    conn: &mut PgConnection,
+    target: &Target<'_>,
+    cutoff: &Cutoff,
+    batch_size: i64,
+    stop: &AtomicBool,
+    deleted: &mut impl FnMut(Table, u64),
+) -> Result<(u64, bool), sqlx::Error> {
+    let (mut after, mut rows) = (None, 0);
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return Ok((rows, true));
+        }
+        let batch = delete_next(conn, target, after.as_deref(), cutoff, batch_size).await?;
+        rows += batch.deleted;
+        let table = match target {
+            Target::DeadLetters => Table::DeadLetters,
+            _ => Table::WebhookEvents,
+        };
+        deleted(table, batch.deleted);
+        if batch.selected < batch_size as u64 {
+            return Ok((rows, false));
+        }
+        after = batch.last;
+    }
+}
+
+async fn delete_next(
+    conn: &mut PgConnection,
+    target: &Target<'_>,
+    after: Option<&str>,
+    cutoff: &Cutoff,
+    limit: i64,
+) -> Result<Batch, sqlx::Error> {
+    match target {
+        Target::Stamped(event_type) => {
+            retention::delete_events_before(conn, event_type, after, &cutoff.at, limit).await
+        }
+        Target::Unstamped(event_type) => {
+            retention::delete_unstamped_events_before(conn, event_type, &cutoff.at, limit).await
+        }
+        Target::DeadLetters => {
+            retention::delete_dead_letters_before(conn, after, &cutoff.at, limit).await
+        }
+    }
+}
+
+async fn watch_signals(stop: Arc<AtomicBool>) {
+    shutdown::signal().await;
+    stop.store(true, Ordering::Relaxed);
+}
