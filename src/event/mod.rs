@@ -2,7 +2,7 @@
 
 mod fields;
 
-use std::fmt;
+use std::{fmt, ops::Range};
 
 use serde::{
     Deserialize, Deserializer,
@@ -30,10 +30,22 @@ pub struct Event {
     pub version: Option<String>,
     /// Envelope `event_ts` in epoch seconds, when present and readable.
     pub event_ts: Option<f64>,
-    /// The payload's JSON text, read by the projection only for the types it projects.
-    pub payload: Box<RawValue>,
+    /// Where the payload's JSON text is in `raw` (empty when there is none).
+    payload: Range<usize>,
     /// The envelope exactly as received, valid JSON text.
     pub raw: String,
+}
+
+impl Event {
+    /// The payload's JSON text (`null` when the envelope has none), read by the projection only
+    /// for the types it projects.
+    pub fn payload(&self) -> &RawValue {
+        let text = match self.raw.get(self.payload.clone()) {
+            Some(text) if !text.is_empty() => text,
+            _ => "null",
+        };
+        serde_json::from_str(text).expect("the payload was read as JSON when the body was")
+    }
 }
 
 /// Why a body is not a usable envelope.
@@ -73,10 +85,11 @@ fn parse(bytes: &[u8]) -> Result<Option<Event>, Rejection> {
             "body contains a \\u0000 character, which Postgres jsonb cannot store".into(),
         ));
     }
-    let payload = match fields.payload {
-        Some(payload) => payload.to_owned(),
-        None => RawValue::from_string("null".into()).expect("null is JSON"),
-    };
+    // The payload borrows from `body`: its place in it is all that needs keeping.
+    let payload = fields.payload.map_or(0..0, |payload| {
+        let start = payload.get().as_ptr() as usize - body.as_ptr() as usize;
+        start..start + payload.get().len()
+    });
     Ok(Some(Event {
         id,
         event_type,
@@ -257,7 +270,7 @@ mod tests {
         assert_eq!((e.id.as_str(), e.event_type.as_str()), ("e1", "x.y"));
         assert_eq!(e.version.as_deref(), Some("1.0.0"));
         assert_eq!(e.event_ts, Some(1719586628.5));
-        assert_eq!(e.payload.get(), r#"{"a":1}"#);
+        assert_eq!(e.payload().get(), r#"{"a":1}"#);
         assert_eq!(e.raw, body);
     }
 
@@ -265,7 +278,7 @@ mod tests {
     fn missing_optional_fields_are_tolerated() {
         let e = event(r#"{"type":"x","id":"e1"}"#);
         assert_eq!(
-            (e.version, e.event_ts, e.payload.get()),
+            (e.version.as_deref(), e.event_ts, e.payload().get()),
             (None, None, "null")
         );
         assert_eq!(

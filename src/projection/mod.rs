@@ -53,12 +53,12 @@ impl Fact {
 pub fn facts(event: &Event) -> Result<Option<Fact>, String> {
     let id = &event.id;
     let fact = match event.event_type.as_str() {
-        "waiting-participant.joined" => session(&WAITING_SESSIONS, id, false, &event.payload)?,
-        "waiting-participant.left" => session(&WAITING_SESSIONS, id, true, &event.payload)?,
-        "participant.joined" => session(&PARTICIPANT_SESSIONS, id, false, &event.payload)?,
-        "participant.left" => session(&PARTICIPANT_SESSIONS, id, true, &event.payload)?,
-        "meeting.started" => meeting(id, false, &event.payload)?,
-        "meeting.ended" => meeting(id, true, &event.payload)?,
+        "waiting-participant.joined" => session(&WAITING_SESSIONS, id, false, event.payload())?,
+        "waiting-participant.left" => session(&WAITING_SESSIONS, id, true, event.payload())?,
+        "participant.joined" => session(&PARTICIPANT_SESSIONS, id, false, event.payload())?,
+        "participant.left" => session(&PARTICIPANT_SESSIONS, id, true, event.payload())?,
+        "meeting.started" => meeting(id, false, event.payload())?,
+        "meeting.ended" => meeting(id, true, event.payload())?,
         _ => return Ok(None),
     };
     Ok(Some(fact))

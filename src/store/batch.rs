@@ -7,7 +7,10 @@ use std::{
 
 use sqlx::PgPool;
 
-use super::{Origin, Outcome, Reject, dead_letters, raw};
+use super::{
+    Origin, Outcome, Reject, dead_letters,
+    raw::{self, Insert},
+};
 use crate::{
     event::Event,
     projection::{self, Fact},
@@ -30,11 +33,12 @@ pub(super) struct Pending<'a> {
 pub(super) async fn write_events(
     pool: &PgPool,
     events: &[Pending<'_>],
+    how: Insert,
 ) -> Result<Vec<Outcome>, sqlx::Error> {
     if events.is_empty() {
         return Ok(Vec::new());
     }
-    match write_in_transaction(pool, events, None).await {
+    match write_in_transaction(pool, events, None, how).await {
         Err(e) if refuses_data(&e) => {
             tracing::warn!(error = %e, batch = events.len(), "batch refused, isolating the event");
             isolate(pool, events).await
@@ -56,7 +60,7 @@ fn isolate<'a>(
         let (first, second) = events.split_at(events.len() / 2);
         let mut outcomes = Vec::with_capacity(events.len());
         for half in [first, second] {
-            match write_in_transaction(pool, half, None).await {
+            match write_in_transaction(pool, half, None, Insert::Arrays).await {
                 Err(e) if refuses_data(&e) => outcomes.extend(isolate(pool, half).await?),
                 other => outcomes.extend(other?),
             }
@@ -92,12 +96,12 @@ pub fn is_unavailable(error: &sqlx::Error) -> bool {
 /// its `projection_error`; only if it refuses the raw row too is the event dead-lettered.
 async fn write_one(pool: &PgPool, event: Pending<'_>) -> Result<Outcome, sqlx::Error> {
     let alone = std::slice::from_ref(&event);
-    let refusal = match write_in_transaction(pool, alone, None).await {
+    let refusal = match write_in_transaction(pool, alone, None, Insert::Arrays).await {
         Err(e) if refuses_data(&e) => e.to_string(),
         other => return other.map(|outcomes| outcomes[0]),
     };
     let unprojected = format!("postgres refused the projection: {refusal}");
-    match write_in_transaction(pool, alone, Some(&unprojected)).await {
+    match write_in_transaction(pool, alone, Some(&unprojected), Insert::Arrays).await {
         Err(e) if refuses_data(&e) => dead_letter_refused(pool, event, &e.to_string()).await,
         other => other.map(|outcomes| outcomes[0]),
     }
@@ -124,6 +128,7 @@ async fn write_in_transaction(
     pool: &PgPool,
     events: &[Pending<'_>],
     unprojected: Option<&str>,
+    how: Insert,
 ) -> Result<Vec<Outcome>, sqlx::Error> {
     let first_index = first_occurrences(events);
     let mut unique: Vec<&Event> = first_index.iter().map(|&i| events[i].event).collect();
@@ -134,7 +139,7 @@ async fn write_in_transaction(
         Some(reason) => unique.iter().map(|_| Err(reason.to_owned())).collect(),
     };
     let mut tx = pool.begin().await?;
-    let inserted = raw::insert(&mut tx, &unique, &projected).await?;
+    let inserted = raw::insert(&mut tx, &unique, &projected, how).await?;
     let mut facts = Vec::with_capacity(unique.len());
     for (event, fact) in unique.iter().zip(projected) {
         if !inserted.contains(event.id.as_str()) {
@@ -192,8 +197,8 @@ fn outcomes(
 /// Whether two events of one id say different things (`event_ts` aside: Daily may restamp it).
 /// Payloads of different text are compared as JSON values, so layout and key order do not count.
 fn differs(a: &Event, b: &Event) -> bool {
-    let payloads_differ = a.payload.get() != b.payload.get() && {
-        let value = |e: &Event| serde_json::from_str::<serde_json::Value>(e.payload.get()).ok();
+    let payloads_differ = a.payload().get() != b.payload().get() && {
+        let value = |e: &Event| serde_json::from_str::<serde_json::Value>(e.payload().get()).ok();
         value(a) != value(b)
     };
     a.event_type != b.event_type || a.version != b.version || payloads_differ

@@ -13,6 +13,8 @@ pub mod retention;
 
 use sqlx::PgPool;
 
+use self::raw::Insert;
+
 pub use self::{
     availability::Availability,
     batch::is_unavailable,
@@ -78,6 +80,17 @@ impl Item {
     }
 }
 
+/// Writes a live batch: its rejects as dead letters, then its events in one transaction. Returns
+/// each item's outcome, in input order.
+pub async fn write(pool: &PgPool, items: &[Item]) -> Result<Vec<Outcome>, sqlx::Error> {
+    write_with(pool, items, Insert::Arrays).await
+}
+
+/// Like [`write`], for the large batches of a backfill: the raw rows go in by COPY.
+pub async fn load(pool: &PgPool, items: &[Item]) -> Result<Vec<Outcome>, sqlx::Error> {
+    write_with(pool, items, Insert::Copy).await
+}
+
 /// Writes a batch: its rejects as dead letters, then its events in one transaction. Returns each
 /// item's outcome, in input order.
 ///
@@ -85,7 +98,11 @@ impl Item {
 /// schema this binary does not expect): the events were not committed and the caller keeps them.
 /// Rejects are idempotent dead letters, so writing the batch again adds nothing twice (but for
 /// the intake's, see [`Origin::Intake`]).
-pub async fn write(pool: &PgPool, items: &[Item]) -> Result<Vec<Outcome>, sqlx::Error> {
+async fn write_with(
+    pool: &PgPool,
+    items: &[Item],
+    how: Insert,
+) -> Result<Vec<Outcome>, sqlx::Error> {
     let rejects: Vec<&Reject> = items
         .iter()
         .filter_map(|item| match item {
@@ -101,7 +118,7 @@ pub async fn write(pool: &PgPool, items: &[Item]) -> Result<Vec<Outcome>, sqlx::
             Item::Reject(_) => None,
         })
         .collect();
-    let mut stored = batch::write_events(pool, &events).await?.into_iter();
+    let mut stored = batch::write_events(pool, &events, how).await?.into_iter();
     Ok(items
         .iter()
         .map(|item| match item {

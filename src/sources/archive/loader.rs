@@ -80,7 +80,8 @@ impl<'p> Loader<'p> {
         report.files += chunk.files_done;
         report.failed_files += chunk.failures.len() as u64;
         report.probes += chunk.probes;
-        report.read += chunk.items.len() as u64 + chunk.probes;
+        report.duplicates += chunk.repeats;
+        report.read += chunk.items.len() as u64 + chunk.probes + chunk.repeats;
         for (file, error) in &chunk.failures {
             self.progress.println(format!(
                 "{file}: unreadable or corrupt, skipped the rest: {error}"
@@ -153,7 +154,7 @@ async fn store_chunk(pool: Option<PgPool>, chunk: Chunk) -> anyhow::Result<Loade
         });
     };
     let outcomes = match chunk.items.first() {
-        Some(first) => store::write(&pool, &chunk.items)
+        Some(first) => store::load(&pool, &chunk.items)
             .await
             .with_context(|| format!("storing the batch that starts at {}", first.origin()))?,
         None => Vec::new(),
