@@ -80,7 +80,7 @@ pub struct BackfillArgs {
     pub paths: Vec<std::path::PathBuf>,
 
     /// Events stored per transaction.
-    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub batch_size: u32,
 
     /// Read and validate everything, write nothing, and say what would be stored.

@@ -1,18 +1,26 @@
 //! The reading side, on a thread of its own: inputs into triaged items, handed to the
 //! loader in chunks through a bounded channel, so parsing overlaps with database writes.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicBool, Ordering},
+use std::{
+    collections::{HashMap, VecDeque},
+    hash::{Hash, Hasher},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
 };
 
 use tokio::sync::mpsc;
 
 use super::{
     files::{self, Counter, Input},
+    loader::LOADERS,
     records::{self, MAX_RECORD, Record},
 };
-use crate::store::{Item, Origin, Reject};
+use crate::{
+    event::Event,
+    store::{Item, Origin, Reject},
+};
 
 /// Chunks waiting for the loader; with the one being written and the one being read, this
 /// bounds memory to a few batches.
@@ -24,6 +32,8 @@ const QUEUED_CHUNKS: usize = 2;
 pub struct Chunk {
     pub items: Vec<Item>,
     pub probes: u64,
+    /// Repeats of an event met shortly before, identical to it, left out of `items`.
+    pub repeats: u64,
     /// Inputs read to their end.
     pub files_done: u64,
     /// Inputs that could not be opened or read to their end, with the error.
@@ -38,6 +48,7 @@ struct Reader {
     stop: Arc<AtomicBool>,
     counter: Counter,
     chunk: Chunk,
+    recent: Recent,
 }
 
 /// Starts reading `inputs` on a thread; chunks arrive on the receiver, which ends after the last
@@ -54,6 +65,8 @@ pub fn spawn(
         stop,
         counter: Counter::default(),
         chunk: Chunk::default(),
+        // Every batch that may not have committed yet: being read, queued, being written.
+        recent: Recent::new((QUEUED_CHUNKS + LOADERS + 2) * batch_size),
     };
     // A plain thread, not spawn_blocking: a read blocked on stdin must not hold up the exit.
     std::thread::Builder::new()
@@ -85,7 +98,7 @@ impl Reader {
         let file: Arc<str> = Arc::from(name);
         let mut records = records::open(files::open(input, &self.counter)?)?;
         while let Some(record) = records.next_record()? {
-            take(&mut self.chunk, record, &file);
+            take(&mut self.chunk, &mut self.recent, record, &file);
             if self.chunk.items.len() >= self.batch_size {
                 self.send();
             }
@@ -106,8 +119,8 @@ impl Reader {
     }
 }
 
-/// Triages one record into the chunk: an event, a probe or a reject.
-fn take(chunk: &mut Chunk, record: Record<'_>, file: &Arc<str>) {
+/// Triages one record into the chunk: an event, a probe, a reject, or a repeat of a recent event.
+fn take(chunk: &mut Chunk, recent: &mut Recent, record: Record<'_>, file: &Arc<str>) {
     let origin = Origin::Archive {
         file: file.clone(),
         line: record.line,
@@ -126,7 +139,50 @@ fn take(chunk: &mut Chunk, record: Record<'_>, file: &Arc<str>) {
         Item::from_body(record.bytes, origin)
     };
     match item {
+        Some(Item::Event { event, .. }) if recent.repeats(&event) => chunk.repeats += 1,
         Some(item) => chunk.items.push(item),
         None => chunk.probes += 1,
     }
+}
+
+/// The events read last, by id, with a digest of what they say. Daily's retries land in archives
+/// close to the first delivery; telling them here keeps them out of the database's way (a
+/// repeat in a batch still being committed would make the next batch's COPY fail and retry).
+/// A repeat that says anything else is left to the store, which tells duplicates from conflicts.
+struct Recent {
+    capacity: usize,
+    digests: HashMap<String, u64>,
+    order: VecDeque<String>,
+}
+
+impl Recent {
+    fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            digests: HashMap::with_capacity(capacity),
+            order: VecDeque::with_capacity(capacity),
+        }
+    }
+
+    /// Whether `event` repeats a recent one word for word (`event_ts` aside); remembers it if not.
+    fn repeats(&mut self, event: &Event) -> bool {
+        let digest = digest(event);
+        if let Some(seen) = self.digests.get(&event.id) {
+            return *seen == digest;
+        }
+        if self.order.len() == self.capacity
+            && let Some(oldest) = self.order.pop_front()
+        {
+            self.digests.remove(&oldest);
+        }
+        self.digests.insert(event.id.clone(), digest);
+        self.order.push_back(event.id.clone());
+        false
+    }
+}
+
+fn digest(event: &Event) -> u64 {
+    let mut hasher = std::hash::DefaultHasher::new();
+    (&event.event_type, &event.version, event.payload().get()).hash(&mut hasher);
+    hasher.finish()
 }
