@@ -1,7 +1,10 @@
 # Build stage: compile the release binary.
 FROM rust:1-slim-bookworm AS build
 WORKDIR /src
+# jemalloc (the allocator) builds with make.
+RUN apt-get update && apt-get install -y --no-install-recommends make && rm -rf /var/lib/apt/lists/*
 COPY Cargo.toml Cargo.lock ./
+COPY .cargo .cargo
 COPY src src
 COPY migrations migrations
 RUN cargo build --release --locked --bin lobbylog

@@ -8,10 +8,11 @@ use lobbylog::{
     telemetry,
 };
 
-// Returns freed memory to the system promptly (glibc's arenas kept what a burst of connections
-// had used), and allocates faster under many threads.
+// jemalloc, with a background thread that returns freed pages to the system within about a second
+// (its options are compiled in from .cargo/config.toml): glibc's arenas kept what a burst of
+// connections had used, and mimalloc what a backfill's batches had.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
