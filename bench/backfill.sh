@@ -1,29 +1,35 @@
 #!/usr/bin/env bash
 # Benchmark: `lobbylog backfill` against `psql \copy` of the same events, in the same run.
 #
-#   bench/backfill.sh [--events N] [--runs N] [--batch-size N]
+#   bench/backfill.sh [--events N] [--duplicates SHARE] [--runs N] [--batch-size N]
 #
-# Generates N synthetic Daily events (default 200000) as NDJSON, and the same events as a
-# two-column CSV (outside the timing). Then, RUNS times (default 3), alternating which goes first:
-#   backfill: `lobbylog backfill events.ndjson` (release build) into a fresh, migrated database;
-#   \copy:    `psql -c "\copy raw from events.csv with (format csv)"` into a fresh database whose
+# Generates an archive as archives really are (outside the timing): N synthetic Daily events
+# (default 190000), a SHARE of them (default 0.25) repeats of earlier ones as Daily's retries leave
+# them, spread over NDJSON, gzip and zstd NDJSON, JSON arrays and single pretty-printed files; and
+# the archive's unique events as a two-column CSV. Then, RUNS times (default 3), alternating which
+# goes first:
+#   backfill: `lobbylog backfill archive/` (release build) into a fresh, migrated database;
+#   \copy:    `psql -c "\copy raw from unique.csv with (format csv)"` into a fresh database whose
 #             only table is `raw (event_id text primary key, body jsonb)`.
-# Prints each run, the median events/s of both, their ratio, and the backfill's peak RSS.
+# Prints each run, the median rates of both (backfill: events read per second, duplicates
+# included; \copy: unique rows per second), their ratio, and the backfill's peak RSS.
 #
 # Needs: a Postgres server (BENCH_PG_URL, default postgres://postgres@127.0.0.1:5432, a user that
 # may create databases), psql, and GNU time at /usr/bin/time (Debian: `apt-get install -y time`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-EVENTS=200000
+EVENTS=190000
+DUPLICATES=0.25
 RUNS=3
-BATCH_SIZE=5000
+BATCH_SIZE=
 while [ $# -gt 0 ]; do
   case "$1" in
     --events) EVENTS="$2"; shift 2 ;;
+    --duplicates) DUPLICATES="$2"; shift 2 ;;
     --runs) RUNS="$2"; shift 2 ;;
     --batch-size) BATCH_SIZE="$2"; shift 2 ;;
-    *) echo "usage: $0 [--events N] [--runs N] [--batch-size N]" >&2; exit 64 ;;
+    *) echo "usage: $0 [--events N] [--duplicates SHARE] [--runs N] [--batch-size N]" >&2; exit 64 ;;
   esac
 done
 
@@ -50,13 +56,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "generating $EVENTS events..."
-"$GEN" --events "$EVENTS" > "$WORK/events.ndjson"
-"$GEN" --events "$EVENTS" --csv > "$WORK/events.csv"
-echo "  $(du -h "$WORK/events.ndjson" | cut -f1) NDJSON, $(du -h "$WORK/events.csv" | cut -f1) CSV"
+echo "generating an archive of $EVENTS events, $DUPLICATES of them repeats..."
+"$GEN" --events "$EVENTS" --archive "$WORK" --duplicates "$DUPLICATES"
+UNIQUE=$(wc -l < "$WORK/unique.csv")
+echo "  $(find "$WORK/archive" -type f | wc -l) files, $(du -sh "$WORK/archive" | cut -f1); $UNIQUE unique events"
 
 now() { date +%s.%N; }
-rate() { awk -v n="$EVENTS" -v s="$1" 'BEGIN { printf "%.0f", n / s }'; }
+rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", n / s }'; }
 
 fresh_db() {
   psql "$PG_URL/postgres" -qc "drop database if exists $1 with (force)"
@@ -69,11 +75,11 @@ run_backfill() {
   local start end
   start=$(now)
   DATABASE_URL="$PG_URL/$BACKFILL_DB" RUST_LOG=warn /usr/bin/time -v -o "$WORK/time.txt" \
-    "$LOBBYLOG" backfill --batch-size "$BATCH_SIZE" "$WORK/events.ndjson" > "$WORK/summary.txt"
+    "$LOBBYLOG" backfill ${BATCH_SIZE:+--batch-size "$BATCH_SIZE"} "$WORK/archive" > "$WORK/summary.txt"
   end=$(now)
   local stored
   stored=$(psql "$PG_URL/$BACKFILL_DB" -Atc "select count(*) from webhook_events")
-  [ "$stored" = "$EVENTS" ] || { echo "backfill stored $stored of $EVENTS events" >&2; exit 1; }
+  [ "$stored" = "$UNIQUE" ] || { echo "backfill stored $stored of $UNIQUE unique events" >&2; exit 1; }
   BACKFILL_SECONDS=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }')
   BACKFILL_RSS_KB=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$WORK/time.txt")
 }
@@ -83,11 +89,11 @@ run_copy() {
   psql "$PG_URL/$COPY_DB" -qc "create table raw (event_id text primary key, body jsonb)"
   local start end
   start=$(now)
-  psql "$PG_URL/$COPY_DB" -qc "\\copy raw from '$WORK/events.csv' with (format csv)"
+  psql "$PG_URL/$COPY_DB" -qc "\\copy raw from '$WORK/unique.csv' with (format csv)"
   end=$(now)
   local stored
   stored=$(psql "$PG_URL/$COPY_DB" -Atc "select count(*) from raw")
-  [ "$stored" = "$EVENTS" ] || { echo "\\copy stored $stored of $EVENTS rows" >&2; exit 1; }
+  [ "$stored" = "$UNIQUE" ] || { echo "\\copy stored $stored of $UNIQUE rows" >&2; exit 1; }
   COPY_SECONDS=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }')
 }
 
@@ -96,10 +102,10 @@ COPY_RATES=()
 PEAK_RSS_KB=0
 for run in $(seq 1 "$RUNS"); do
   if [ $((run % 2)) -eq 1 ]; then run_backfill; run_copy; else run_copy; run_backfill; fi
-  BACKFILL_RATES+=("$(rate "$BACKFILL_SECONDS")")
-  COPY_RATES+=("$(rate "$COPY_SECONDS")")
+  BACKFILL_RATES+=("$(rate "$EVENTS" "$BACKFILL_SECONDS")")
+  COPY_RATES+=("$(rate "$UNIQUE" "$COPY_SECONDS")")
   [ "$BACKFILL_RSS_KB" -gt "$PEAK_RSS_KB" ] && PEAK_RSS_KB=$BACKFILL_RSS_KB
-  printf 'run %d: backfill %7.3f s %8s events/s (peak RSS %d MiB) | \\copy %7.3f s %8s events/s\n' \
+  printf 'run %d: backfill %7.3f s %8s events read/s (peak RSS %d MiB) | \\copy %7.3f s %8s rows/s\n' \
     "$run" "$BACKFILL_SECONDS" "${BACKFILL_RATES[-1]}" $((BACKFILL_RSS_KB / 1024)) \
     "$COPY_SECONDS" "${COPY_RATES[-1]}"
 done
@@ -108,9 +114,9 @@ median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { print (NR % 
 B=$(median "${BACKFILL_RATES[@]}")
 C=$(median "${COPY_RATES[@]}")
 echo
-echo "events:            $EVENTS ($RUNS runs, batch size $BATCH_SIZE, $(nproc) cores)"
-echo "backfill median:   $B events/s"
-echo "\\copy median:      $C events/s"
+echo "archive:           $EVENTS events, $UNIQUE unique ($RUNS runs, batch size ${BATCH_SIZE:-default}, $(nproc) cores)"
+echo "backfill median:   $B events read/s"
+echo "\\copy median:      $C unique rows/s"
 echo "ratio:             $(awk -v b="$B" -v c="$C" 'BEGIN { printf "%.2f", b / c }')"
 echo "backfill peak RSS: $((PEAK_RSS_KB / 1024)) MiB"
 echo

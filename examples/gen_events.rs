@@ -2,10 +2,21 @@
 //! (waiting-participant.joined/left, participant.joined/left) and meetings (started/ended).
 //!
 //! cargo run --release --example gen_events -- --events 200000 [--seed 1] [--csv] > events.ndjson
+//! cargo run --release --example gen_events -- --events 190000 --archive DIR [--duplicates 0.25]
 //!
 //! `--csv` writes the same events as two CSV columns, event id and envelope, for `psql \copy`.
+//!
+//! `--archive DIR` writes an archive as archives really are into `DIR/archive`: a share of the
+//! events are repeats (Daily retries: most a few events later, some much later), and the files
+//! are of every shape lobbylog reads: NDJSON, gzip'd NDJSON, zstd'd NDJSON, pretty-printed JSON
+//! arrays, and one pretty envelope per file. `DIR/unique.csv` holds each distinct event once, for
+//! `psql \copy`.
 
-use std::io::{self, BufWriter, Write};
+use std::{
+    fs::{self, File},
+    io::{self, BufWriter, Write},
+    path::Path,
+};
 
 use clap::Parser;
 use rand::{Rng, SeedableRng, rngs::StdRng};
@@ -22,10 +33,19 @@ struct Arguments {
     /// Write two CSV columns (event id, envelope) for `psql \copy` instead of NDJSON.
     #[arg(long)]
     csv: bool,
+    /// Write an archive of mixed shapes and compressions into this directory instead.
+    #[arg(long, value_name = "DIR")]
+    archive: Option<std::path::PathBuf>,
+    /// With --archive: the share of events that repeat an earlier one.
+    #[arg(long, default_value_t = 0.25)]
+    duplicates: f64,
 }
 
 fn main() -> io::Result<()> {
     let args = Arguments::parse();
+    if let Some(dir) = &args.archive {
+        return archive(&args, dir);
+    }
     let mut rng = StdRng::seed_from_u64(args.seed);
     let mut out = BufWriter::with_capacity(1 << 20, io::stdout().lock());
     let mut written = 0;
@@ -41,6 +61,96 @@ fn main() -> io::Result<()> {
         index += 1;
     }
     out.flush()
+}
+
+/// Events as an archive holds them: `events` records, `duplicates` of them repeats.
+fn archive_records(args: &Arguments, rng: &mut StdRng) -> (Vec<Value>, Vec<Value>) {
+    let mut records = Vec::with_capacity(args.events);
+    let mut unique: Vec<Value> = Vec::new();
+    let mut fresh = std::collections::VecDeque::new();
+    let mut index = 0u64;
+    while records.len() < args.events {
+        if !unique.is_empty() && rng.random_bool(args.duplicates.clamp(0.0, 1.0)) {
+            // Most retries land within the next few hundred events; some come much later.
+            let back = if rng.random_bool(0.8) {
+                rng.random_range(1..=unique.len().min(500))
+            } else {
+                rng.random_range(1..=unique.len())
+            };
+            let mut again: Value = unique[unique.len() - back].clone();
+            // A retry is stamped again when it is sent.
+            again["event_ts"] = json!(again["event_ts"].as_f64().unwrap_or(0.0) + 30.0);
+            records.push(again);
+            continue;
+        }
+        if fresh.is_empty() {
+            fresh.extend(history(rng, index));
+            index += 1;
+        }
+        let event = fresh.pop_front().expect("refilled above");
+        unique.push(event.clone());
+        records.push(event);
+    }
+    (records, unique)
+}
+
+/// Writes the archive into `dir/archive`: consecutive runs of records in files of every shape;
+/// then `dir/unique.csv`.
+fn archive(args: &Arguments, dir: &Path) -> io::Result<()> {
+    let mut rng = StdRng::seed_from_u64(args.seed);
+    let (records, unique) = archive_records(args, &mut rng);
+    let files = dir.join("archive");
+    fs::create_dir_all(files.join("single"))?;
+    let mut rest = records.as_slice();
+    let mut file = 0;
+    while !rest.is_empty() {
+        let take = rest.len().min(match file % 20 {
+            19 => 200,
+            _ => 5000,
+        });
+        let (part, tail) = rest.split_at(take);
+        write_part(&files, file, part)?;
+        rest = tail;
+        file += 1;
+    }
+    let mut csv = BufWriter::new(File::create(dir.join("unique.csv"))?);
+    for event in &unique {
+        write_event(&mut csv, event, true)?;
+    }
+    csv.flush()
+}
+
+/// One file of the archive, its shape and compression chosen by its number.
+fn write_part(dir: &Path, file: usize, part: &[Value]) -> io::Result<()> {
+    let ndjson = || part.iter().map(|e| format!("{e}\n")).collect::<String>();
+    match file % 20 {
+        0..=7 => fs::write(dir.join(format!("{file:05}.ndjson")), ndjson()),
+        8..=12 => {
+            let mut gz = flate2::write::GzEncoder::new(
+                File::create(dir.join(format!("{file:05}.ndjson.gz")))?,
+                flate2::Compression::default(),
+            );
+            gz.write_all(ndjson().as_bytes())?;
+            gz.finish().map(drop)
+        }
+        13..=14 => fs::write(
+            dir.join(format!("{file:05}.ndjson.zst")),
+            zstd::encode_all(ndjson().as_bytes(), 3)?,
+        ),
+        15..=18 => fs::write(
+            dir.join(format!("{file:05}.json")),
+            serde_json::to_string_pretty(part)?,
+        ),
+        _ => {
+            for (i, event) in part.iter().enumerate() {
+                fs::write(
+                    dir.join("single").join(format!("{file:05}-{i}.json")),
+                    serde_json::to_string_pretty(event)?,
+                )?;
+            }
+            Ok(())
+        }
+    }
 }
 
 /// One NDJSON line, or one CSV row `"<id>","<envelope>"` with quotes doubled.
