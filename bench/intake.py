@@ -12,8 +12,9 @@ lobbylog open loop at 80% of its best median rate (latency), and with --rtt-ms, 
 a proxy adding that round trip to every exchange with Postgres.
 
 Every run gets a fresh database. CPU per stored event comes from /proc: the receiver's
-processes, every postgres process, and the load generator (its rusage). After each run the
-load generator checks that the rows stored equal the events that got 200.
+processes, every postgres process (and the backends that exited during the run), and the load
+generator (its rusage). After each run the harness checks that the rows stored equal the events
+that got 200.
 
   bench/intake.py                                  # 3 rounds x 10 s, concurrency 64,256,1024
   bench/intake.py --rounds 1 --seconds 5 --targets lobbylog --concurrency 64
@@ -66,16 +67,23 @@ def cpu_seconds(pids):
     return total / TICK
 
 
-def postgres_pids():
-    pids = []
+def postgres_cpu():
+    """CPU seconds Postgres has used so far: its live processes, plus what the postmaster has
+    collected from backends that exited (a connection opened and closed within a run counts)."""
+    total = 0
     for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if open(f"/proc/{entry}/comm").read().strip() == "postgres":
-                    pids.append(int(entry))
-            except OSError:
-                pass
-    return pids
+        if not entry.isdigit():
+            continue
+        try:
+            if open(f"/proc/{entry}/comm").read().strip() != "postgres":
+                continue
+            fields = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+        if open(f"/proc/{fields[1]}/comm").read().strip() != "postgres":  # the postmaster
+            total += int(fields[13]) + int(fields[14])
+    return total / TICK
 
 
 def family(pid):
@@ -137,30 +145,39 @@ class Receiver:
         self.proc.wait()
 
 
-def loadgen(label, secret, mix, extra, measure=True):
+def loadgen(label, secret, mix, extra):
     run = f"r{time.time_ns()}"
     cmd = ["target/release/examples/loadgen", "--url", f"http://127.0.0.1:{PORT}/webhooks/daily",
            "--secret", secret, "--mix", mix, "--run-id", run, "--label", label] + extra
-    if measure:
-        cmd += ["--database-url", f"{SERVER}/{DB}",
-                "--count-sql", f"select count(*) from webhook_events where event_id like '{run}-%'"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    out, _ = proc.communicate()
-    return out, proc
+    out = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1]), run
+
+
+def stored(run, expected, seconds=60):
+    """Rows of this run in webhook_events, once they reach `expected` (spooled ones drain) or time is up."""
+    until = time.time() + seconds
+    while True:
+        count = int(subprocess.run(["psql", f"{SERVER}/{DB}", "-Atc",
+                                    f"select count(*) from webhook_events where event_id like '{run}-%'"],
+                                   capture_output=True, text=True, check=True).stdout)
+        if count >= expected or time.time() > until:
+            return count
+        time.sleep(0.5)
 
 
 def measure(label, kind, mix, extra, secret, db_port=None, binary="target/release/lobbylog"):
     fresh_db()
     receiver = Receiver(kind, secret, db_port, binary)
     try:
-        loadgen("warmup", secret, mix, ["--seconds", "2"] + extra, measure=False)
-        pg, rx = postgres_pids(), receiver.pids()
-        pg0, rx0, t0 = cpu_seconds(pg), cpu_seconds(rx), time.time()
+        loadgen("warmup", secret, mix, ["--seconds", "2"] + extra)
+        rx = receiver.pids()
+        pg0, rx0, t0 = postgres_cpu(), cpu_seconds(rx), time.time()
         before = os.times()
-        out, proc = loadgen(label, secret, mix, ["--seconds", str(ARGS.seconds)] + extra)
+        result, run = loadgen(label, secret, mix, ["--seconds", str(ARGS.seconds)] + extra)
         after = os.times()
-        pg1, rx1 = cpu_seconds(pg), cpu_seconds(rx)
-        result = json.loads(out.strip().splitlines()[-1])
+        pg1, rx1 = postgres_cpu(), cpu_seconds(rx)
+        result["stored_rows"] = stored(run, result["acked_events"])
+        result["rows_match"] = result["stored_rows"] == result["acked_events"]
         ok = max(result["ok"], 1)
         lg = (after.children_user + after.children_system) - (before.children_user + before.children_system)
         result.update(
@@ -185,13 +202,12 @@ def pgbench():
     script = os.path.join(ROOT, "bench", ".pgbench.sql")
     with open(script, "w") as f:
         f.write(f"insert into webhook_events values (:client_id || '-' || random(), '{body}');\n")
-    pg = postgres_pids()
-    pg0, t0 = cpu_seconds(pg), time.time()
+    pg0, t0 = postgres_cpu(), time.time()
     before = os.times()
     out = subprocess.run(["pgbench", "-n", "-c", "64", "-j", "2", "-T", str(int(ARGS.seconds)), "-f", script,
                           f"{SERVER}/{DB}"], capture_output=True, text=True, check=True).stdout
     after = os.times()
-    pg1 = cpu_seconds(postgres_pids())
+    pg1 = postgres_cpu()
     tps = float(next(l for l in out.splitlines() if l.startswith("tps")).split()[2])
     latency = float(next(l for l in out.splitlines() if "latency average" in l).split()[3])
     n = tps * (time.time() - t0)

@@ -1,7 +1,9 @@
 //! Load generator: signed, unique Daily events against a webhook receiver, then a row-count check.
 //!
-//! Closed loop (`--concurrency`, as fast as answers come) or open loop (`--rate` per second, latency
-//! measured from the scheduled send time, so a stalled server cannot hide its queue).
+//! Closed loop (`--concurrency`, as fast as answers come, one kept-alive connection per worker) or
+//! open loop (`--rate` per second, latency measured from the scheduled send time, so a stalled
+//! server cannot hide its queue). It is kept lean (bodies from a template, bare HTTP/1
+//! connections in the closed loop) so that on a small machine it leaves the CPU to the receiver.
 
 use std::{
     collections::HashSet,
@@ -80,32 +82,28 @@ struct Shared {
     tally: Mutex<Tally>,
 }
 
+/// Event `n` as Daily would send it: compact JSON, the shape of Daily's documented examples.
 fn body(args: &Args, n: u64) -> String {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs_f64();
     let session = format!("{:08x}-{:04x}-4000-8000-{:012x}", n >> 16, n & 0xffff, n);
-    let (event_type, payload) = match args.mix {
-        Mix::Knocks => (
-            "waiting-participant.left",
-            json!({"room": format!("room-{}", n % 50), "session_id": session, "user_name": "guest",
-                   "joined_at": now - 30.0, "will_eject_at": null, "owner": false, "duration": 30.0,
-                   "permissions": {"hasPresence": true, "canSend": true, "canReceive": {"base": true}, "canAdmin": false}}),
+    let (room, id) = (n % 50, format!("{}-{n}", args.run_id));
+    match args.mix {
+        Mix::Knocks => format!(
+            r#"{{"version":"1.0.0","type":"waiting-participant.left","id":"{id}","payload":{{"room":"room-{room}","session_id":"{session}","user_name":"guest","joined_at":{joined},"will_eject_at":null,"owner":false,"duration":30.0,"permissions":{{"hasPresence":true,"canSend":true,"canReceive":{{"base":true}},"canAdmin":false}}}},"event_ts":{now}}}"#,
+            joined = now - 30.0
         ),
-        Mix::Raw => (
-            "recording.ready-to-download",
-            json!({"recording_id": session, "room_name": format!("room-{}", n % 50), "start_ts": now as u64,
-                   "status": "finished", "max_participants": 2, "duration": 60, "s3_key": format!("bench/{session}")}),
+        Mix::Raw => format!(
+            r#"{{"version":"1.0.0","type":"recording.ready-to-download","id":"{id}","payload":{{"recording_id":"{session}","room_name":"room-{room}","start_ts":{start},"status":"finished","max_participants":2,"duration":60,"s3_key":"bench/{session}"}},"event_ts":{now}}}"#,
+            start = now as u64
         ),
-    };
-    json!({"version": "1.0.0", "type": event_type, "id": format!("{}-{n}", args.run_id),
-           "payload": payload, "event_ts": now})
-    .to_string()
+    }
 }
 
-/// Sends event `n` (or a resend of an earlier one) and records the outcome.
-async fn send(shared: &Shared, scheduled: Instant) {
+/// The next event to send (or a resend of an earlier one), its body, timestamp and signature.
+fn next_event(shared: &Shared) -> (u64, String, String, String) {
     let fresh = shared.next.fetch_add(1, Ordering::Relaxed);
     let n = if fresh > 0 && rand_unit(fresh) < shared.args.duplicates {
         fresh / 2
@@ -119,6 +117,27 @@ async fn send(shared: &Shared, scheduled: Instant) {
         .as_millis()
         .to_string();
     let signature = signature::sign(&shared.key, &timestamp, body.as_bytes());
+    (n, body, timestamp, signature)
+}
+
+/// Records the outcome of event `n`: its HTTP status, or `None` for a transport error.
+fn record(shared: &Shared, n: u64, status: Option<u16>, scheduled: Instant) {
+    let latency = scheduled.elapsed().as_micros() as u64;
+    let mut tally = shared.tally.lock().unwrap();
+    tally.latencies_us.push(latency);
+    match status {
+        Some(200) => {
+            tally.ok += 1;
+            tally.acked.insert(n);
+        }
+        Some(_) => tally.non_200 += 1,
+        None => tally.errors += 1,
+    }
+}
+
+/// Sends one event through the shared client (open loop) and records the outcome.
+async fn send(shared: &Shared, scheduled: Instant) {
+    let (n, body, timestamp, signature) = next_event(shared);
     let result = shared
         .client
         .post(&shared.args.url)
@@ -128,17 +147,61 @@ async fn send(shared: &Shared, scheduled: Instant) {
         .body(body)
         .send()
         .await;
-    let latency = scheduled.elapsed().as_micros() as u64;
-    let mut tally = shared.tally.lock().unwrap();
-    tally.latencies_us.push(latency);
-    match result {
-        Ok(r) if r.status() == 200 => {
-            tally.ok += 1;
-            tally.acked.insert(n);
+    record(
+        shared,
+        n,
+        result.ok().map(|r| r.status().as_u16()),
+        scheduled,
+    );
+}
+
+/// One closed-loop worker: a kept-alive connection of its own, a request after each answer.
+async fn worker(shared: Arc<Shared>, until: Instant) {
+    let uri: hyper::Uri = shared.args.url.parse().expect("--url is a URL");
+    let authority = uri.authority().expect("--url has a host").to_string();
+    let mut connection = None;
+    while Instant::now() < until {
+        if connection.is_none() {
+            connection = connect(&authority).await;
         }
-        Ok(_) => tally.non_200 += 1,
-        Err(_) => tally.errors += 1,
+        let Some(sender) = connection.as_mut() else {
+            record(&shared, 0, None, Instant::now());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        let (n, body, timestamp, signature) = next_event(&shared);
+        let request = hyper::Request::post(uri.clone())
+            .header("host", &authority)
+            .header("content-type", "application/json")
+            .header("x-webhook-timestamp", timestamp)
+            .header("x-webhook-signature", signature)
+            .body(http_body_util::Full::new(hyper::body::Bytes::from(body)))
+            .unwrap();
+        let started = Instant::now();
+        let status = match sender.send_request(request).await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let _ = http_body_util::BodyExt::collect(response.into_body()).await;
+                Some(status)
+            }
+            Err(_) => {
+                connection = None;
+                None
+            }
+        };
+        record(&shared, n, status, started);
     }
+}
+
+async fn connect(
+    authority: &str,
+) -> Option<hyper::client::conn::http1::SendRequest<http_body_util::Full<hyper::body::Bytes>>> {
+    let stream = tokio::net::TcpStream::connect(authority).await.ok()?;
+    stream.set_nodelay(true).ok()?;
+    let io = hyper_util::rt::TokioIo::new(stream);
+    let (sender, connection) = hyper::client::conn::http1::handshake(io).await.ok()?;
+    tokio::spawn(connection);
+    Some(sender)
 }
 
 /// A cheap deterministic pseudo-random number in [0, 1) for request `n`.
@@ -151,14 +214,7 @@ fn rand_unit(n: u64) -> f64 {
 
 async fn closed_loop(shared: Arc<Shared>, until: Instant) {
     let workers: Vec<_> = (0..shared.args.concurrency)
-        .map(|_| {
-            let shared = shared.clone();
-            tokio::spawn(async move {
-                while Instant::now() < until {
-                    send(&shared, Instant::now()).await;
-                }
-            })
-        })
+        .map(|_| tokio::spawn(worker(shared.clone(), until)))
         .collect();
     for w in workers {
         w.await.unwrap();
