@@ -181,7 +181,7 @@ def measure(label, kind, mix, extra, secret, db_port=None, binary="target/releas
         ok = max(result["ok"], 1)
         lg = (after.children_user + after.children_system) - (before.children_user + before.children_system)
         result.update(
-            kind=kind, concurrency=extra[1] if extra[0] == "--concurrency" else None,
+            kind=kind, concurrency=int(extra[1]) if extra[0] == "--concurrency" else None,
             receiver_us=(rx1 - rx0) * 1e6 / ok, postgres_us=(pg1 - pg0) * 1e6 / ok,
             loadgen_us=lg * 1e6 / ok, peak_rss_kb=peak_rss_kb(rx), wall_s=time.time() - t0)
     finally:
