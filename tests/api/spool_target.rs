@@ -156,7 +156,7 @@ async fn a_restart_with_the_same_database_url_drains_everything_as_before() {
 
     proxy.restore();
     let _second = Service::start(&url, spool.path(), free_port());
-    let landed = eventually(20, || async { count_events(&db.pool).await == 5 }).await;
+    let landed = eventually(60, || async { count_events(&db.pool).await == 5 }).await;
     assert!(
         landed,
         "{} of 5 events landed",
@@ -193,7 +193,7 @@ async fn segments_are_judged_one_by_one_and_an_old_one_without_a_target_drains_w
     let logs = tempfile::tempdir().unwrap();
     let log = logs.path().join("serve.log");
     let _service = Service::start_logging_to(db.url(), spool.path(), free_port(), &log);
-    let landed = eventually(20, || async { count_events(&db.pool).await == 3 }).await;
+    let landed = eventually(60, || async { count_events(&db.pool).await == 3 }).await;
     assert!(
         landed,
         "{} of 3 events landed",
@@ -250,7 +250,7 @@ async fn a_recreated_database_of_the_same_name_is_told_apart_by_the_identity_the
     let logs = tempfile::tempdir().unwrap();
     let log = logs.path().join("serve.log");
     let second = Service::start_logging_to(&url, spool.path(), free_port(), &log);
-    let set_aside = eventually(20, || async {
+    let set_aside = eventually(60, || async {
         spool_readiness(&client, &second).await["set_aside_segments"] == 1
     })
     .await;
