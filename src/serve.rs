@@ -169,7 +169,7 @@ fn settings(args: &ServeArgs) -> anyhow::Result<Settings> {
             body_limit: args.body_limit as usize,
             body_budget: args.body_budget as usize,
             max_in_flight: args.max_in_flight as usize,
-            max_connections: connection_cap(args.max_connections, args.db_max_connections),
+            max_connections: connection_cap(args.max_connections, args.db_max_connections)?,
             header_timeout: Duration::from_millis(args.header_timeout_ms),
             body_timeout: Duration::from_millis(args.body_timeout_ms),
             idle_timeout: Duration::from_millis(args.idle_timeout_ms),
@@ -193,19 +193,31 @@ fn settings(args: &ServeArgs) -> anyhow::Result<Settings> {
 const FD_RESERVE: u64 = 128;
 
 /// The connection cap, lowered if needed so that accepting never runs out of file descriptors
-/// (raising the soft limit to the hard one first).
-fn connection_cap(requested: u32, db_connections: u32) -> usize {
+/// (raising the soft limit to the hard one first); refused below `MIN_CONNECTIONS`.
+fn connection_cap(requested: u32, db_connections: u32) -> anyhow::Result<usize> {
+    let requested = requested as usize;
+    anyhow::ensure!(
+        requested >= http::MIN_CONNECTIONS,
+        "LOBBYLOG_MAX_CONNECTIONS is {requested}: at least {} are needed, or a few stalled \
+         clients would lock Daily's deliveries out",
+        http::MIN_CONNECTIONS
+    );
     let fd_limit = match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(limit) => limit,
         Err(e) => {
             tracing::warn!(error = %e, "cannot read the file-descriptor limit");
-            return requested as usize;
+            return Ok(requested);
         }
     };
-    let fits = fd_limit
-        .saturating_sub(FD_RESERVE + u64::from(db_connections))
-        .max(1);
-    if u64::from(requested) > fits {
+    let fits = fd_limit.saturating_sub(FD_RESERVE + u64::from(db_connections));
+    let fits = usize::try_from(fits).unwrap_or(usize::MAX);
+    anyhow::ensure!(
+        fits >= http::MIN_CONNECTIONS,
+        "the file-descriptor limit ({fd_limit}) leaves room for {fits} webhook connections, \
+         fewer than the {} needed: raise it (`ulimit -n`, or LimitNOFILE= in a systemd unit)",
+        http::MIN_CONNECTIONS
+    );
+    if requested > fits {
         tracing::warn!(
             requested,
             fd_limit,
@@ -213,7 +225,7 @@ fn connection_cap(requested: u32, db_connections: u32) -> usize {
             "LOBBYLOG_MAX_CONNECTIONS lowered to fit the file-descriptor limit"
         );
     }
-    u64::from(requested).min(fits) as usize
+    Ok(requested.min(fits))
 }
 
 fn verification(args: &ServeArgs) -> anyhow::Result<Verification> {

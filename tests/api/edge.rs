@@ -15,7 +15,7 @@ use crate::{
 };
 
 /// The value of a metric line starting with `prefix`, 0 when absent.
-async fn metric(app: &TestApp, prefix: &str) -> f64 {
+pub async fn metric(app: &TestApp, prefix: &str) -> f64 {
     let text = app.get_admin("/metrics").await.text().await.unwrap();
     text.lines()
         .find(|l| l.starts_with(prefix))
@@ -23,7 +23,7 @@ async fn metric(app: &TestApp, prefix: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-fn cut(reason: &str) -> String {
+pub fn cut(reason: &str) -> String {
     format!("lobbylog_connections_cut_total{{listener=\"public\",reason=\"{reason}\"}}")
 }
 

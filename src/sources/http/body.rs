@@ -5,6 +5,7 @@ use std::sync::{Arc, atomic::Ordering};
 
 use axum::body::{Body, Bytes};
 use http_body_util::BodyExt;
+use hyper::body::Body as _;
 use tokio::{
     sync::{OwnedSemaphorePermit, Semaphore},
     time::Instant,
@@ -51,9 +52,9 @@ pub struct BodyRules<'a> {
     pub watch: Option<&'a ConnWatch>,
 }
 
-/// Reads `body` by its rules, then checks it with `verifier` (if any). The chunks are put
-/// together only once the signature is known good, and the budget is given back then: an
-/// authentic body counts against `LOBBYLOG_MAX_IN_FLIGHT` instead.
+/// Reads `body` by its rules, then checks it with `verifier` (if any). The budget is given back
+/// once the signature is known good: an authentic body counts against `LOBBYLOG_MAX_IN_FLIGHT`
+/// instead.
 pub async fn read(
     body: Body,
     declared: Option<u64>,
@@ -67,19 +68,15 @@ pub async fn read(
         permit: None,
         watch: rules.watch,
     };
-    let chunks = tokio::time::timeout_at(rules.deadline, collect(body, &rules, &mut held))
+    let body = tokio::time::timeout_at(rules.deadline, collect(body, &rules, &mut held))
         .await
         .map_err(|_| BodyError::Timeout(rules.timeout))??;
     if let Some(mut verifier) = verifier {
-        chunks.iter().for_each(|chunk| verifier.update(chunk));
+        verifier.update(&body);
         verifier.finish()?;
     }
     drop(held);
-    Ok(match chunks.len() {
-        0 => Bytes::new(),
-        1 => chunks.into_iter().next().expect("one chunk"),
-        _ => chunks.concat().into(),
-    })
+    Ok(body)
 }
 
 /// The budget a request holds, given back (and its connection's count cleared) when dropped.
@@ -108,31 +105,56 @@ impl Drop for Held<'_> {
     }
 }
 
+/// Reads the body's frames into one buffer. A body that arrives in one frame is kept as it is;
+/// otherwise each frame is copied and let go at once, because a frame split off the connection's
+/// read buffer pins the whole of that buffer: a body trickled a byte at a time would otherwise
+/// hold a buffer per byte, outside the budget. The budget is charged for the buffer's capacity.
 async fn collect(
     mut body: Body,
     rules: &BodyRules<'_>,
     held: &mut Held<'_>,
-) -> Result<Vec<Bytes>, BodyError> {
-    let mut chunks = Vec::new();
-    let (mut received, mut reserved) = (0usize, 0usize);
+) -> Result<Bytes, BodyError> {
+    let mut whole: Option<Bytes> = None;
+    let mut copied: Vec<u8> = Vec::new();
+    let mut reserved_blocks = 0usize;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| BodyError::Unreadable(e.to_string()))?;
         let Ok(chunk) = frame.into_data() else {
             continue;
         };
-        received += chunk.len();
+        let received = whole.as_ref().map_or(copied.len(), Bytes::len) + chunk.len();
         if received > rules.limit {
             return Err(BodyError::TooLarge { limit: rules.limit });
         }
-        let blocks = received.div_ceil(BLOCK) - reserved;
+        let capacity = if whole.is_none() && copied.is_empty() && body.is_end_stream() {
+            whole = Some(chunk);
+            received
+        } else {
+            grow(&mut copied, received, rules.limit);
+            if let Some(first) = whole.take() {
+                copied.extend_from_slice(&first);
+            }
+            copied.extend_from_slice(&chunk);
+            copied.capacity()
+        };
+        let blocks = capacity.div_ceil(BLOCK).saturating_sub(reserved_blocks);
         if blocks > 0 {
             let permit = reserve(rules, blocks as u32).await;
-            reserved += blocks;
+            reserved_blocks += blocks;
             held.add(permit, blocks * BLOCK);
         }
-        chunks.push(chunk);
     }
-    Ok(chunks)
+    Ok(whole.unwrap_or_else(|| copied.into()))
+}
+
+/// Makes room in `buffer` for `needed` bytes, doubling at most up to `limit`, so its capacity
+/// (what the budget is charged) never passes the body limit.
+fn grow(buffer: &mut Vec<u8>, needed: usize, limit: usize) {
+    if needed <= buffer.capacity() {
+        return;
+    }
+    let target = needed.max(buffer.capacity() * 2).max(BLOCK).min(limit);
+    buffer.reserve_exact(target - buffer.len());
 }
 
 /// Takes `blocks` of the budget, first making room if it is spent.

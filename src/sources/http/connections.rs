@@ -42,17 +42,6 @@ pub async fn serve(
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let tracker = TaskTracker::new();
     loop {
-        let permit = match slots.clone().try_acquire_owned() {
-            Ok(permit) => permit,
-            Err(_) => {
-                // At the cap: make room by closing the longest-waiting connection, if any.
-                registry.evict_oldest_waiting();
-                tokio::select! {
-                    permit = slots.clone().acquire_owned() => permit.expect("never closed"),
-                    () = stop.cancelled() => break,
-                }
-            }
-        };
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
@@ -63,6 +52,18 @@ pub async fn serve(
                 }
             },
             () = stop.cancelled() => break,
+        };
+        // Room is made once someone is actually waiting for it, and never at the expense of the
+        // connection just accepted: it is not in the registry yet.
+        let permit = match slots.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                registry.make_room();
+                tokio::select! {
+                    permit = slots.clone().acquire_owned() => permit.expect("never closed"),
+                    () = stop.cancelled() => break,
+                }
+            }
         };
         // Small answers on kept-alive connections must not wait for Nagle and delayed ACKs.
         let _ = stream.set_nodelay(true);

@@ -29,6 +29,12 @@ use crate::{
 
 /// Connections the admin listener keeps open at once; it serves a few scrapers and operators.
 const ADMIN_MAX_CONNECTIONS: usize = 64;
+/// The listeners' names in metrics.
+const PUBLIC_LISTENER: &str = "public";
+const ADMIN_LISTENER: &str = "admin";
+/// The fewest connections the public listener may be capped at: below this a few stalled
+/// clients, or a burst of Daily's own deliveries, would fill it.
+pub const MIN_CONNECTIONS: usize = 32;
 
 /// How the intake treats requests and connections.
 #[derive(Debug, Clone)]
@@ -169,7 +175,7 @@ pub async fn serve(
             public,
             stop.clone(),
             metrics.clone(),
-            "public",
+            PUBLIC_LISTENER,
         ),
         connections::serve(
             listeners.admin,
@@ -177,7 +183,7 @@ pub async fn serve(
             admin,
             stop,
             metrics,
-            "admin",
+            ADMIN_LISTENER,
         ),
     );
 }

@@ -16,6 +16,7 @@ use std::{
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
     net::TcpStream,
+    sync::Notify,
     time::Instant,
 };
 use tokio_util::sync::CancellationToken;
@@ -79,6 +80,8 @@ pub struct ConnWatch {
     pub cut: CancellationToken,
     /// Bytes of the body budget this connection's request holds.
     pub budget_held: AtomicUsize,
+    /// Told of every phase change, so a shorter deadline is not slept through on a longer one.
+    moved: Notify,
     registry: Weak<Registry>,
 }
 
@@ -94,6 +97,7 @@ impl ConnWatch {
             cut_reason: AtomicU8::new(u8::MAX),
             cut: CancellationToken::new(),
             budget_held: AtomicUsize::new(0),
+            moved: Notify::new(),
             registry: Arc::downgrade(registry),
         };
         watch.enter(Phase::Head);
@@ -105,6 +109,7 @@ impl ConnWatch {
             .store(BASE.elapsed().as_millis() as u64, Ordering::Relaxed);
         self.phase.store(phase as u8, Ordering::Relaxed);
         self.generation.fetch_add(1, Ordering::Release);
+        self.moved.notify_one();
     }
 
     pub fn phase(&self) -> Phase {
@@ -162,14 +167,21 @@ impl Registry {
         self.open.lock().expect("not poisoned").remove(&id);
     }
 
-    /// Cuts the connection that has waited longest without a request in progress (headers not
-    /// complete, or idle); false if every connection is busy with a request.
-    pub fn evict_oldest_waiting(&self) -> bool {
+    /// At the connection cap, with a new connection accepted: cuts the connection that has
+    /// waited longest without a request in progress (headers not complete, or idle), else the one
+    /// reading its body longest (a body Daily sends arrives whole in milliseconds); false if every
+    /// connection is having its request handled.
+    pub fn make_room(&self) -> bool {
         let open = self.open.lock().expect("not poisoned");
-        let oldest = open
-            .values()
-            .filter(|w| matches!(w.phase(), Phase::Head | Phase::Idle) && !w.cut.is_cancelled())
-            .min_by_key(|w| w.since());
+        let live = || open.values().filter(|w| !w.cut.is_cancelled());
+        let oldest = live()
+            .filter(|w| matches!(w.phase(), Phase::Head | Phase::Idle))
+            .min_by_key(|w| w.since())
+            .or_else(|| {
+                live()
+                    .filter(|w| w.phase() == Phase::Body)
+                    .min_by_key(|w| w.since())
+            });
         match oldest {
             Some(watch) => {
                 watch.cut(Cut::Evicted);
@@ -224,25 +236,28 @@ pub struct Deadlines {
 /// Past the body deadline the handler answers itself; this much later the connection is cut
 /// whatever the handler does.
 const BODY_GRACE: Duration = Duration::from_secs(1);
-/// How often a connection being handled is looked at again (its phase has no deadline).
-const HANDLING_RECHECK: Duration = Duration::from_secs(1);
-
-/// Completes when the connection overstays its phase, with the reason to cut it.
+/// Completes when the connection overstays its phase, with the reason to cut it. Each phase
+/// change wakes it, so the new phase's deadline counts from then, shorter or longer.
 pub async fn overstay(watch: &ConnWatch, deadlines: Deadlines) -> Cut {
     loop {
         let generation = watch.generation.load(Ordering::Acquire);
-        let (limit, reason) = match watch.phase() {
-            Phase::Head => (deadlines.header, Cut::HeaderTimeout),
-            Phase::Body => (deadlines.body + BODY_GRACE, Cut::BodyTimeout),
-            Phase::Idle => (deadlines.idle, Cut::IdleTimeout),
-            Phase::Handling => {
-                tokio::time::sleep(HANDLING_RECHECK).await;
-                continue;
-            }
+        let limit = match watch.phase() {
+            Phase::Head => Some((deadlines.header, Cut::HeaderTimeout)),
+            Phase::Body => Some((deadlines.body + BODY_GRACE, Cut::BodyTimeout)),
+            Phase::Idle => Some((deadlines.idle, Cut::IdleTimeout)),
+            Phase::Handling => None,
         };
-        tokio::time::sleep_until(watch.since() + limit).await;
-        if watch.generation.load(Ordering::Acquire) == generation {
-            return reason;
+        let Some((limit, reason)) = limit else {
+            watch.moved.notified().await;
+            continue;
+        };
+        tokio::select! {
+            () = tokio::time::sleep_until(watch.since() + limit) => {
+                if watch.generation.load(Ordering::Acquire) == generation {
+                    return reason;
+                }
+            }
+            () = watch.moved.notified() => {}
         }
     }
 }

@@ -11,9 +11,9 @@ use axum::{
 use serde_json::json;
 
 use super::{
-    AppState,
+    AppState, PUBLIC_LISTENER,
     body::{self, BodyError, BodyRules},
-    watch::{ConnWatch, Phase, RequestStart},
+    watch::{ConnWatch, Cut, Phase, RequestStart},
 };
 use crate::{
     signature::{SIGNATURE_HEADER, SignatureError, TIMESTAMP_HEADER, Verification, Verifier},
@@ -79,7 +79,16 @@ pub(super) async fn receive(State(app): State<AppState>, request: Request) -> Re
         let event_type = receipt.event_type.as_deref().unwrap_or("none");
         app.metrics.event(event_type, receipt.outcome);
     }
-    let response = log_outcome(result, latency_ms);
+    let timed_out = matches!(result, Err(IntakeError::Body(BodyError::Timeout(_))));
+    let mut response = log_outcome(result, latency_ms);
+    if timed_out {
+        // The rest of the body may still come: the connection closes after the 408, and is
+        // counted as cut like one that overstays without an answer.
+        let close = header::HeaderValue::from_static("close");
+        response.headers_mut().insert(header::CONNECTION, close);
+        app.metrics
+            .connection_cut(PUBLIC_LISTENER, Cut::BodyTimeout.as_str());
+    }
     app.metrics.request(response.status().as_u16());
     response
 }

@@ -88,6 +88,24 @@ impl Service {
         Self::spawn(database_url, spool, port, &[], None, file.into())
     }
 
+    /// With the file-descriptor limit set to `nofile`, its log lines written to `log`.
+    pub fn start_logging_to_with_nofile(
+        database_url: &str,
+        spool: &Path,
+        log: &Path,
+        nofile: u64,
+    ) -> Self {
+        let file = std::fs::File::create(log).expect("creating the log file");
+        Self::spawn(
+            database_url,
+            spool,
+            free_port(),
+            &[],
+            Some(nofile),
+            file.into(),
+        )
+    }
+
     /// With more environment, and the file-descriptor limit set to `nofile` if given.
     pub fn start_with(
         database_url: &str,
