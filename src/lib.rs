@@ -1,18 +1,19 @@
 #![forbid(unsafe_code)]
 
+pub mod commands;
 pub mod config;
 pub mod daily;
 pub mod dashboard;
 pub mod db;
-pub mod event;
+pub mod demo_data;
 pub mod metrics;
+pub mod pipeline;
 pub mod progress;
 pub mod projection;
 pub mod prune;
-pub mod reproject;
-pub mod serve;
 pub mod shutdown;
 pub mod signature;
 pub mod sources;
 pub mod store;
 pub mod telemetry;
+pub mod triage;

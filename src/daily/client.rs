@@ -1,6 +1,6 @@
 //! HTTP client for Daily's REST API: bearer key, a timeout on every call, 429s waited out.
 
-use std::time::Duration;
+use std::{fmt, time::Duration};
 
 use reqwest::{
     Method, StatusCode,
@@ -8,8 +8,6 @@ use reqwest::{
 };
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-
-use super::args::ApiArgs;
 
 /// Longest wait for one whole call (connect, send, answer).
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -73,9 +71,42 @@ pub struct Client {
     rate_limit: RateLimit,
 }
 
+/// How to reach Daily's REST API.
+#[derive(Debug, Clone)]
+pub struct Api {
+    pub key: ApiKey,
+    /// Base URL, `https://api.daily.co/v1` unless testing.
+    pub url: String,
+}
+
+/// Daily's API key as configured; parsing never fails so clap never echoes it, `Debug` hides it.
+#[derive(Clone, Default)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    /// The key, or None when it is unset or blank.
+    pub fn get(&self) -> Option<&str> {
+        Some(self.0.trim()).filter(|k| !k.is_empty())
+    }
+}
+
+impl std::str::FromStr for ApiKey {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
 impl Client {
-    pub fn new(api: &ApiArgs) -> Result<Self, ApiError> {
-        let key = api.api_key.get().ok_or(ApiError::NoKey)?;
+    pub fn new(api: &Api) -> Result<Self, ApiError> {
+        let key = api.key.get().ok_or(ApiError::NoKey)?;
         let mut auth =
             HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| ApiError::KeyUnusable)?;
         // Kept out of any debug output of the request.
@@ -86,12 +117,12 @@ impl Client {
             .user_agent(concat!("lobbylog/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|source| ApiError::Network {
-                url: api.api_url.clone(),
+                url: api.url.clone(),
                 source,
             })?;
         Ok(Self {
             http,
-            base: api.api_url.trim_end_matches('/').to_owned(),
+            base: api.url.trim_end_matches('/').to_owned(),
             auth,
             rate_limit: RateLimit::default(),
         })
@@ -234,9 +265,9 @@ mod tests {
 
     #[test]
     fn a_missing_key_is_refused_before_any_call() {
-        let api = ApiArgs {
-            api_key: "".parse().unwrap(),
-            api_url: "http://127.0.0.1:1".into(),
+        let api = Api {
+            key: "".parse().unwrap(),
+            url: "http://127.0.0.1:1".into(),
         };
         assert!(matches!(Client::new(&api), Err(ApiError::NoKey)));
     }

@@ -1,12 +1,11 @@
-//! Daily's REST API: the client, webhooks, meetings, the watchdog and the `lobbylog daily` commands.
+//! Daily's REST API: the client, webhooks, meetings, delivery gaps and the watchdog.
 
-pub mod args;
 pub mod client;
-pub mod command;
 pub mod gaps;
 pub mod lists;
 pub mod meetings;
-pub mod register;
 pub mod timestamps;
 pub mod watchdog;
 pub mod webhooks;
+
+pub use self::client::{Api, ApiKey};

@@ -10,8 +10,7 @@ use sqlx::PgPool;
 use time::OffsetDateTime;
 
 use super::{
-    args::WatchdogArgs,
-    client::{ApiError, Client},
+    client::{Api, ApiError, Client},
     gaps::{self, Finder},
     timestamps,
     webhooks::{self, Webhook},
@@ -48,21 +47,23 @@ struct Unrecorded {
 }
 
 impl Watchdog {
-    /// The watchdog `serve` runs, or None when DAILY_API_KEY is not set.
-    pub fn from_args(
-        args: &WatchdogArgs,
+    /// The watchdog `serve` runs, looking every `every`; None when no API key is set.
+    pub fn new(
+        api: &Api,
+        every: Duration,
+        reactivate: bool,
         pool: PgPool,
         metrics: Arc<Metrics>,
     ) -> Result<Option<Self>, ApiError> {
-        if args.api.api_key.get().is_none() {
+        if api.key.get().is_none() {
             return Ok(None);
         }
         Ok(Some(Self {
-            client: Client::new(&args.api)?,
+            client: Client::new(api)?,
             pool,
             metrics,
-            every: Duration::from_secs(args.poll_seconds),
-            reactivate: args.reactivate,
+            every,
+            reactivate,
         }))
     }
 

@@ -9,12 +9,9 @@ use sqlx::{
 };
 
 mod target;
-mod url;
 
-pub use self::{
-    target::{Server, Target, Verdict, server_identity},
-    url::DatabaseUrl,
-};
+pub use self::target::{Server, Target, Verdict, server_identity};
+use crate::config::DatabaseUrl;
 
 mod embedded {
     refinery::embed_migrations!("migrations");
@@ -24,9 +21,28 @@ mod embedded {
 const CREATE_LOCK: i64 = 0x6c6f_6262_796c_0001;
 const MIGRATE_LOCK: i64 = 0x6c6f_6262_796c_0002;
 
-/// Creates the database, applies migrations and opens a pool: what every subcommand needs first.
+/// Creates the database, applies migrations and opens a pool: what `serve` and `migrate` do.
 pub async fn prepare(url: &DatabaseUrl, max_connections: u32) -> anyhow::Result<PgPool> {
     ensure_database(url).await?;
+    migrate(url).await?;
+    connect_pool(url, max_connections).await
+}
+
+/// Opens an existing database, applies any migration it lacks and opens a pool: what every other
+/// command does. A database that does not exist is an error naming it, never created: a typo in
+/// `DATABASE_URL` must not make a new, empty database.
+pub async fn open(url: &DatabaseUrl, max_connections: u32) -> anyhow::Result<PgPool> {
+    let options = connect_options(url)?;
+    match PgConnection::connect_with(&options).await {
+        Ok(conn) => conn.close().await.context("closing the probe connection")?,
+        // invalid_catalog_name: the database does not exist.
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("3D000") => anyhow::bail!(
+            "database {} does not exist at {url}: check DATABASE_URL, or create it with \
+             `lobbylog migrate` (or `lobbylog serve`)",
+            options.get_database().unwrap_or("postgres")
+        ),
+        Err(e) => return Err(e).with_context(|| format!("cannot connect to Postgres at {url}")),
+    }
     migrate(url).await?;
     connect_pool(url, max_connections).await
 }

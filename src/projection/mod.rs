@@ -8,7 +8,7 @@ mod payload;
 mod tables;
 
 use self::payload::{Meeting, Session};
-use crate::event::Event;
+use crate::triage::Event;
 
 use self::tables::{MEETINGS, PARTICIPANT_SESSIONS, Table, WAITING_SESSIONS};
 pub use self::tables::{apply, clear};

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::event::{boolean, epoch_seconds, is_null, kind, number, text};
+use crate::triage::{boolean, epoch_seconds, is_null, kind, number, text};
 
 /// A participant-family payload (participant.* and waiting-participant.*).
 #[derive(Debug, Clone, PartialEq)]

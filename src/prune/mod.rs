@@ -1,34 +1,18 @@
-//! `lobbylog prune`: deletes raw events and dead letters older than a cutoff, in small batches.
+//! Retention: deleting raw events and dead letters older than a cutoff, in small batches.
 
 mod age;
-mod lock;
 mod report;
 pub mod schedule;
 
-use std::{
-    process::ExitCode,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
-    time::Instant,
-};
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use anyhow::Context;
 use sqlx::{PgConnection, PgExecutor};
 
 pub use self::{
     age::{Age, Retention},
-    lock::RetentionLock,
     report::Report,
 };
-use crate::{
-    config::{GlobalArgs, PruneArgs},
-    db,
-    progress::Progress,
-    shutdown,
-    store::retention::{self, Batch},
-};
+use crate::store::retention::{self, Batch};
 
 /// A table retention deletes from; its name is the label of `lobbylog_pruned_rows_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,56 +51,6 @@ pub struct Pruned {
     pub events: u64,
     pub dead_letters: u64,
     pub interrupted: bool,
-}
-
-/// Runs the subcommand: waits for the retention lock, prunes (or counts), prints the summary.
-/// Exit status 130 when SIGINT or SIGTERM stopped it.
-pub async fn command(global: &GlobalArgs, args: PruneArgs) -> anyhow::Result<ExitCode> {
-    let pool = db::prepare(&global.database_url, 2).await?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let watcher = tokio::spawn(watch_signals(stop.clone()));
-    let started = Instant::now();
-    let mut report = Report::new(args.older_than, args.dry_run);
-    if args.dry_run {
-        let cutoff = Cutoff::before(&pool, args.older_than).await?;
-        let (events, dead_letters) = count(&mut *pool.acquire().await?, &cutoff).await?;
-        report.record(
-            &cutoff,
-            Pruned {
-                events,
-                dead_letters,
-                interrupted: false,
-            },
-        );
-    } else if let Some(mut lock) = RetentionLock::take(&pool, "prune", &stop).await? {
-        let cutoff = Cutoff::before(lock.conn(), args.older_than).await?;
-        // On an error the lock is dropped, not released: its session ends, and the lock with it.
-        let pruned = prune_with_progress(lock.conn(), &cutoff, args.batch_size, &stop).await?;
-        lock.release().await?;
-        report.record(&cutoff, pruned);
-    } else {
-        report.interrupted = true;
-    }
-    watcher.abort();
-    report.elapsed = started.elapsed();
-    println!("{report}");
-    Ok(ExitCode::from(if report.interrupted { 130 } else { 0 }))
-}
-
-async fn prune_with_progress(
-    conn: &mut PgConnection,
-    cutoff: &Cutoff,
-    batch_size: i64,
-    stop: &AtomicBool,
-) -> anyhow::Result<Pruned> {
-    let (events, dead_letters) = count(conn, cutoff).await?;
-    let mut progress = Progress::new("prune", Some(events + dead_letters), false);
-    let pruned = prune(conn, cutoff, batch_size, stop, |_, rows| {
-        progress.advance(rows)
-    })
-    .await;
-    progress.finish();
-    pruned.with_context(|| format!("pruning rows older than {}", cutoff.shown))
 }
 
 /// Raw events and dead letters older than `cutoff`, counted through the same indexes a prune uses.
@@ -216,9 +150,4 @@ async fn delete_next(
             retention::delete_dead_letters_before(conn, after, &cutoff.at, limit).await
         }
     }
-}
-
-async fn watch_signals(stop: Arc<AtomicBool>) {
-    shutdown::signal().await;
-    stop.store(true, Ordering::Relaxed);
 }

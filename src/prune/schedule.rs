@@ -8,10 +8,10 @@ use std::{
 
 use sqlx::PgPool;
 
-use super::{Age, Cutoff, Retention, RetentionLock, prune};
+use super::{Age, Cutoff, Retention, prune};
 use crate::{
     metrics::Metrics,
-    store::{Availability, retention},
+    store::{Availability, RetentionLock, retention},
 };
 
 const EVERY: Duration = Duration::from_secs(24 * 3600);

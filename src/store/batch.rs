@@ -8,12 +8,12 @@ use std::{
 use sqlx::PgPool;
 
 use super::{
-    Origin, Outcome, Reject, dead_letters,
+    Outcome, dead_letters,
     raw::{self, Insert},
 };
 use crate::{
-    event::Event,
     projection::{self, Fact},
+    triage::{Event, Origin, Reject},
 };
 
 /// An event to store and where it came from (the dead letter's source if Postgres refuses it).

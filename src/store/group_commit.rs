@@ -9,8 +9,9 @@ use std::{
 use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Availability, Item, Outcome};
+use super::{Availability, Outcome};
 use crate::metrics::Metrics;
+use crate::triage::Item;
 
 #[derive(Debug, Clone)]
 pub struct GroupCommitSettings {

@@ -1,5 +1,5 @@
-//! The only writer of rows. Every source hands its bodies here as items: events are stored raw
-//! and projected in one transaction, bodies that are not usable envelopes become dead letters.
+//! The only writer of rows. Every source hands the store what the triage made of its bodies:
+//! events are stored raw and projected in one transaction, rejects become dead letters.
 
 mod availability;
 mod batch;
@@ -8,8 +8,9 @@ mod dead_letters;
 mod group_commit;
 mod raw;
 pub mod reads;
-mod reproject;
+mod rebuild;
 pub mod retention;
+mod retention_lock;
 
 use sqlx::PgPool;
 
@@ -18,11 +19,11 @@ use self::raw::Insert;
 pub use self::{
     availability::Availability,
     batch::is_unavailable,
-    dead_letters::{Origin, Reject},
     group_commit::{GroupCommitSettings, GroupCommitWriter, Unavailable},
-    reproject::{clear_projection, count_events, reproject_page},
+    rebuild::{clear_projection, count_events, rebuild_projection},
+    retention_lock::RetentionLock,
 };
-use crate::event::{self, Event, Triage};
+use crate::triage::{Item, Reject};
 
 /// What became of one item of a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,35 +48,6 @@ impl Outcome {
             Self::Conflict => "conflict",
             Self::Rejected => "rejected",
             Self::Refused => "refused",
-        }
-    }
-}
-
-/// One thing to write: an event, or a body that is not a usable envelope.
-#[derive(Debug)]
-pub enum Item {
-    Event { event: Event, origin: Origin },
-    Reject(Reject),
-}
-
-impl Item {
-    /// Triages `body` into what the store takes; `None` for Daily's probe, which is not kept.
-    pub fn from_body(body: &[u8], origin: Origin) -> Option<Self> {
-        match event::triage(body) {
-            Triage::Probe => None,
-            Triage::Event(event) => Some(Self::Event { event, origin }),
-            Triage::Reject(rejection) => Some(Self::Reject(Reject {
-                origin,
-                reason: rejection.0,
-                body: body.to_vec(),
-            })),
-        }
-    }
-
-    pub fn origin(&self) -> &Origin {
-        match self {
-            Self::Event { origin, .. } => origin,
-            Self::Reject(reject) => &reject.origin,
         }
     }
 }

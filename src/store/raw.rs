@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use sqlx::PgConnection;
 
-use crate::{event::Event, projection::Fact};
+use crate::{projection::Fact, triage::Event};
 
 /// How a batch's raw rows go in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -232,3 +232,11 @@ pub async fn list_room_days(pool: &PgPool, room: &str, since: f64) -> sqlx::Resu
     .fetch_all(pool)
     .await
 }
+
+/// How many stored events have an id that does not start with `prefix`.
+pub async fn count_events_not_prefixed(pool: &PgPool, prefix: &str) -> sqlx::Result<i64> {
+    sqlx::query_scalar("select count(*) from webhook_events where not starts_with(event_id, $1)")
+        .bind(prefix)
+        .fetch_one(pool)
+        .await
+}

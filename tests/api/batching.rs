@@ -1,6 +1,9 @@
 //! Group commit: concurrent requests share transactions without changing any outcome.
 
-use lobbylog::store::{self, Item, Origin, Outcome};
+use lobbylog::{
+    store::{self, Outcome},
+    triage::{self, Item, Origin},
+};
 use serde_json::Value;
 
 use crate::{
@@ -21,7 +24,7 @@ fn item(i: usize) -> Item {
         file: "batch.ndjson".into(),
         line: i as u64 + 1,
     };
-    Item::from_body(&knock(i), origin).expect("an event")
+    triage::item(&knock(i), origin).expect("an event")
 }
 
 #[tokio::test]

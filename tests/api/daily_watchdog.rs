@@ -2,7 +2,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use lobbylog::daily::{args::ApiArgs, client::Client, watchdog::Watchdog};
+use lobbylog::daily::{Api, client::Client, watchdog::Watchdog};
 
 use crate::{
     daily,
@@ -11,9 +11,9 @@ use crate::{
 };
 
 fn client(url: &str, key: &str) -> Client {
-    let api = ApiArgs {
-        api_key: key.parse().unwrap(),
-        api_url: url.to_owned(),
+    let api = Api {
+        key: key.parse().unwrap(),
+        url: url.to_owned(),
     };
     Client::new(&api).unwrap()
 }

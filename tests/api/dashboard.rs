@@ -1,7 +1,10 @@
 //! `GET /dashboard` on the admin listener: filters, escaping, empty states, and the same numbers
 //! as the README's queries.
 
-use lobbylog::store::{self, Item, Origin};
+use lobbylog::{
+    store,
+    triage::{self, Item, Origin},
+};
 use rand::{SeedableRng, rngs::StdRng};
 use serde_json::Value;
 
@@ -16,7 +19,7 @@ use crate::{
 pub async fn store_events(app: &TestApp, events: &[Value]) {
     let items: Vec<Item> = events
         .iter()
-        .map(|e| Item::from_body(e.to_string().as_bytes(), Origin::Intake).expect("an event"))
+        .map(|e| triage::item(e.to_string().as_bytes(), Origin::Intake).expect("an event"))
         .collect();
     for batch in items.chunks(500) {
         store::write(&app.pool, batch).await.unwrap();

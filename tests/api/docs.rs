@@ -1,7 +1,7 @@
 //! The docs, `.env.example` and docker-compose.yml name every variable the binary reads.
 
 use clap::CommandFactory;
-use lobbylog::config::Cli;
+use lobbylog::commands::Cli;
 use yaml_rust2::{Yaml, YamlLoader};
 
 fn read(file: &str) -> String {

@@ -14,7 +14,7 @@ use std::{
 use lobbylog::{
     db,
     metrics::Metrics,
-    serve::{self, Settings},
+    pipeline::{self, Settings},
     signature::{self, Verification, WebhookSecret},
     sources::{
         http::{self, HttpSettings, Listeners},
@@ -122,7 +122,7 @@ pub async fn start(pool: PgPool, db: TestDb, configure: impl FnOnce(&mut Setting
     let mut settings = test_settings();
     settings.spool_dir = spool_dir.path().to_owned();
     configure(&mut settings);
-    let pipeline = serve::start(pool.clone(), settings).expect("starting the app");
+    let pipeline = pipeline::start(pool.clone(), settings).expect("starting the app");
     let listeners = Listeners {
         public: TcpListener::bind("127.0.0.1:0").await.unwrap(),
         admin: TcpListener::bind("127.0.0.1:0").await.unwrap(),

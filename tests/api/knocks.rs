@@ -1,6 +1,6 @@
 //! The knock projection through the real intake: outcomes, order independence, reproject.
 
-use lobbylog::{reproject, store};
+use lobbylog::store;
 use rand::{Rng, SeedableRng, rngs::StdRng, seq::SliceRandom};
 use serde_json::{Value, json};
 
@@ -222,9 +222,11 @@ async fn random_histories_in_any_order_give_the_ground_truth_and_identical_table
         order_b.extend(events.iter().take(events.len() / 2).cloned());
         order_b.shuffle(&mut rng);
         let b = spawn_app().await;
-        let items: Vec<store::Item> = order_b
+        let items: Vec<lobbylog::triage::Item> = order_b
             .iter()
-            .map(|e| store::Item::from_body(e.to_string().as_bytes(), store::Origin::Intake))
+            .map(|e| {
+                lobbylog::triage::item(e.to_string().as_bytes(), lobbylog::triage::Origin::Intake)
+            })
             .map(|item| item.expect("an event"))
             .collect();
         let mut rest = items.as_slice();
@@ -290,12 +292,16 @@ async fn reproject_rebuilds_truncated_tables_identically() {
         .unwrap();
     assert_eq!(app.count("knocks").await, 0);
 
-    let read = reproject::run(&app.pool, 7).await.unwrap();
+    let read = store::rebuild_projection(&app.pool, 7, |_, _| {})
+        .await
+        .unwrap();
     assert_eq!(read as i64, app.count("webhook_events").await);
     for (table, rows) in tables.iter().zip(&before) {
         assert_eq!(&dump(&app, table).await, rows, "{table} after reproject");
     }
     // Running it again changes nothing.
-    reproject::run(&app.pool, 1000).await.unwrap();
+    store::rebuild_projection(&app.pool, 1000, |_, _| {})
+        .await
+        .unwrap();
     assert_eq!(dump(&app, "waiting_sessions").await, before[0]);
 }

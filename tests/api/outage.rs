@@ -1,6 +1,9 @@
 //! Postgres outages and stalls: every authentic event gets 200 and lands exactly once.
 
-use lobbylog::store::{self, Item, Origin, Reject};
+use lobbylog::{
+    store,
+    triage::{Item, Origin, Reject},
+};
 use serde_json::Value;
 
 use crate::{

@@ -8,7 +8,7 @@ use std::{
     },
 };
 
-use lobbylog::db::DatabaseUrl;
+use lobbylog::config::DatabaseUrl;
 use sqlx::postgres::PgConnectOptions;
 use tokio::{
     net::{TcpListener, TcpStream},

@@ -10,7 +10,8 @@ use tokio::task::JoinHandle;
 use super::{reader::Chunk, report::Report};
 use crate::{
     progress::Progress,
-    store::{self, Item, Origin, Outcome},
+    store::{self, Outcome},
+    triage::{Item, Origin},
 };
 
 /// Batches written at once, each in its own transaction on its own connection, so Postgres works

@@ -18,8 +18,8 @@ use super::{
     records::{self, MAX_RECORD, Record},
 };
 use crate::{
-    event::Event,
-    store::{Item, Origin, Reject},
+    triage::Event,
+    triage::{self, Item, Origin, Reject},
 };
 
 /// Chunks waiting for the loader; with the one being written and the one being read, this
@@ -136,7 +136,7 @@ fn take(chunk: &mut Chunk, recent: &mut Recent, record: Record<'_>, file: &Arc<s
             body: record.bytes.to_vec(),
         }))
     } else {
-        Item::from_body(record.bytes, origin)
+        triage::item(record.bytes, origin)
     };
     match item {
         Some(Item::Event { event, .. }) if recent.repeats(&event) => chunk.repeats += 1,

@@ -17,7 +17,8 @@ use super::{
 };
 use crate::{
     signature::{SIGNATURE_HEADER, SignatureError, TIMESTAMP_HEADER, Verification, Verifier},
-    store::{Item, Origin, Outcome},
+    store::Outcome,
+    triage::{self, Item, Origin},
 };
 
 /// What a 200 answer tells Daily (and whoever reads the logs).
@@ -161,7 +162,7 @@ async fn accept(app: &AppState, request: Request) -> Result<Receipt, IntakeError
 
 /// Triages an authentic body and stores it, or keeps it in the fallback.
 async fn store(app: &AppState, body: &[u8]) -> Result<Receipt, IntakeError> {
-    let Some(item) = Item::from_body(body, Origin::Intake) else {
+    let Some(item) = triage::item(body, Origin::Intake) else {
         return Ok(Receipt {
             outcome: "probe",
             event_id: None,

@@ -11,7 +11,8 @@ use super::{Segment, Spool, header::Header, read_segment, segment::Contents, set
 use crate::{
     db::{self, Server, Target, Verdict},
     metrics::Metrics,
-    store::{self, Availability, Item, Origin, Outcome},
+    store::{self, Availability, Outcome},
+    triage::{self, Item, Origin},
 };
 
 const TICK: Duration = Duration::from_millis(500);
@@ -167,7 +168,7 @@ fn belongs(
 
 /// What storing a segment did.
 #[derive(Debug, Default, Clone, Copy)]
-pub(super) struct Tally {
+pub struct Tally {
     pub stored: u64,
     pub duplicates: u64,
     /// Duplicates whose content differs from the event kept.
@@ -185,7 +186,7 @@ impl Tally {
 }
 
 /// Stores a segment's events and dead letters; repeating it (after a crash) adds nothing.
-pub(super) async fn store_segment(
+pub async fn store_segment(
     pool: &PgPool,
     name: &str,
     bodies: &[(u64, Vec<u8>)],
@@ -198,7 +199,7 @@ pub(super) async fn store_segment(
                 segment: name.clone(),
                 line: *line,
             };
-            Item::from_body(body, origin)
+            triage::item(body, origin)
         })
         .collect();
     let mut tally = Tally::default();

@@ -7,12 +7,11 @@
 //! `<seq>-<created ms>.spool`; the drainer seals the active segment, stores the sealed ones that
 //! are for the current database, sets the others aside, and deletes a segment only once stored.
 
-mod command;
 mod depth;
 mod drainer;
 mod header;
 mod segment;
-mod set_aside;
+pub mod set_aside;
 
 use std::{
     fs::{self, File},
@@ -27,13 +26,13 @@ use std::{
 use tokio::sync::{mpsc, oneshot};
 
 pub use self::{
-    command::command,
     depth::{SetAsideDepth, SpoolDepth},
-    drainer::run as drain_forever,
+    drainer::{Tally, run as drain_forever, store_segment},
+    segment::{now_ms, read_segment},
 };
 use self::{
     header::Header,
-    segment::{Request, SegmentWriter, read_segment, segments},
+    segment::{Request, SegmentWriter, segments},
     set_aside::SetAsideIndex,
 };
 use crate::db::{Server, Target, Verdict};

@@ -34,7 +34,7 @@ pub(super) enum Request {
 /// What a segment holds. A last line without its newline was cut by a crash and never
 /// acknowledged, so it is not part of it.
 #[derive(Debug)]
-pub(super) struct Contents {
+pub struct Contents {
     pub header: Header,
     /// Each readable body with its line number in the file.
     pub bodies: Vec<(u64, Vec<u8>)>,
@@ -42,7 +42,7 @@ pub(super) struct Contents {
     pub records: u64,
 }
 
-pub(super) fn read_segment(path: &Path) -> io::Result<Contents> {
+pub fn read_segment(path: &Path) -> io::Result<Contents> {
     let text = fs::read(path)?;
     let mut contents = Contents {
         header: Header::Legacy,
@@ -115,7 +115,7 @@ pub(super) fn refresh_oldest(dir: &Path, depth: &SpoolDepth) -> io::Result<()> {
     Ok(())
 }
 
-pub(super) fn now_ms() -> u64 {
+pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)

@@ -32,12 +32,12 @@ pub struct Entry {
     pub created_ms: u64,
 }
 
-pub(super) fn dir(spool_dir: &Path) -> PathBuf {
+pub fn dir(spool_dir: &Path) -> PathBuf {
     spool_dir.join(DIR)
 }
 
 /// Every set-aside segment, oldest first; none while the directory does not exist.
-pub(super) fn scan(spool_dir: &Path) -> io::Result<Vec<Entry>> {
+pub fn scan(spool_dir: &Path) -> io::Result<Vec<Entry>> {
     let mut entries = Vec::new();
     for segment in listed(spool_dir)? {
         match read_entry(segment) {
@@ -101,7 +101,7 @@ pub(super) fn move_in(spool_dir: &Path, path: &Path) -> io::Result<PathBuf> {
 }
 
 /// Held while `lobbylog spool drain` works, so two of them do not drain the same segments.
-pub(super) fn lock(spool_dir: &Path) -> io::Result<File> {
+pub fn lock(spool_dir: &Path) -> io::Result<File> {
     let dir = dir(spool_dir);
     fs::create_dir_all(&dir)?;
     let lock = File::create(dir.join(".lock"))?;

@@ -3,7 +3,7 @@
 
 use std::{str::FromStr, time::Duration};
 
-use lobbylog::db::{self, DatabaseUrl};
+use lobbylog::{config::DatabaseUrl, db};
 use sqlx::{Connection, PgConnection, PgPool, postgres::PgConnectOptions};
 
 use crate::daily::Expected;

@@ -3,7 +3,7 @@
 use std::{process::Command, time::Duration};
 
 use futures::future::join_all;
-use lobbylog::prune::RetentionLock;
+use lobbylog::store::RetentionLock;
 use serde_json::Value;
 
 use super::{backfill, days_ago, finish, lobbylog, start};

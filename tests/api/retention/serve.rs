@@ -1,7 +1,7 @@
 //! The daily prune inside `serve`: `LOBBYLOG_RETENTION`, the lock that keeps replicas from
 //! pruning at once, and the retention metrics.
 
-use lobbylog::prune::RetentionLock;
+use lobbylog::store::RetentionLock;
 
 use super::{BAD_LINES, DAY, age_the_old_unstamped_event_and_dead_letter, backfill, ids};
 use crate::helpers::{Service, count_events, eventually, free_port, spawn_app};

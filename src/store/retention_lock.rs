@@ -8,7 +8,7 @@ use std::{
 use anyhow::Context;
 use sqlx::{Connection, PgConnection, PgPool};
 
-use crate::store::retention;
+use super::retention;
 
 const POLL: Duration = Duration::from_millis(500);
 

@@ -1,23 +1,64 @@
 //! `lobbylog spool`: list the segments set aside for another database, and drain them on purpose.
 
-use std::{fmt::Write, fs, path::Path, process::ExitCode};
+use std::{
+    fmt::Write,
+    fs,
+    path::{Path, PathBuf},
+    process::ExitCode,
+};
 
 use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
 use serde_json::json;
 use sqlx::Connection;
 
-use super::{
-    drainer::{Tally, store_segment},
-    read_segment,
-    segment::now_ms,
-    set_aside::{self, Entry},
-};
 use crate::{
-    config::{GlobalArgs, SpoolAction, SpoolArgs},
+    config::GlobalArgs,
     db::{self, Target, Verdict},
+    sources::spool::{
+        Tally, now_ms, read_segment,
+        set_aside::{self, Entry},
+        store_segment,
+    },
 };
 
-pub async fn command(global: &GlobalArgs, args: SpoolArgs) -> anyhow::Result<ExitCode> {
+#[derive(Debug, Clone, Args)]
+pub struct SpoolArgs {
+    /// Directory of the durable spool (the one `serve` uses; it may be running).
+    #[arg(
+        long,
+        env = "LOBBYLOG_SPOOL_DIR",
+        default_value = "spool",
+        global = true
+    )]
+    pub spool_dir: PathBuf,
+
+    #[command(subcommand)]
+    pub action: SpoolAction,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum SpoolAction {
+    /// List set-aside segments: the database each was written for, its events and its age.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Store set-aside segments in DATABASE_URL's database, only those written for it unless
+    /// --into-current; each is deleted once its events committed.
+    Drain {
+        /// Store them even though they were written for another database.
+        #[arg(long)]
+        into_current: bool,
+
+        /// Segment file names to drain (default: every set-aside segment).
+        #[arg(value_name = "SEGMENT")]
+        segments: Vec<String>,
+    },
+}
+
+pub async fn run(global: &GlobalArgs, args: SpoolArgs) -> anyhow::Result<ExitCode> {
     if !args.spool_dir.is_dir() {
         bail!("no spool directory at {}", args.spool_dir.display());
     }

@@ -1,16 +1,18 @@
-//! The Daily event envelope and the one triage of a body: an event, the probe, or a reject.
+//! The one triage of a body, for every source: Daily's event envelope, the probe, or a reject.
 
-mod fields;
+mod envelope;
+mod item;
+mod lenient;
 
-use std::{fmt, ops::Range};
+use std::ops::Range;
 
-use serde::{
-    Deserialize, Deserializer,
-    de::{IgnoredAny, MapAccess, SeqAccess, Visitor},
-};
 use serde_json::value::RawValue;
 
-pub use self::fields::{boolean, epoch_seconds, is_null, kind, number, string, text};
+use self::envelope::Body;
+pub use self::{
+    item::{Item, Origin, Reject, item},
+    lenient::{boolean, epoch_seconds, is_null, kind, number, string, text},
+};
 
 /// What a body is. Every source triages with [`triage`] and nothing else.
 #[derive(Debug)]
@@ -80,7 +82,7 @@ fn parse(bytes: &[u8]) -> Result<Option<Event>, Rejection> {
     let id = required_string(fields.id, "id")?;
     let event_type = required_string(fields.event_type, "type")?;
     // Postgres jsonb cannot hold U+0000; catch it here rather than fail a whole batch later.
-    if fields::has_nul_escape(body) {
+    if lenient::has_nul_escape(body) {
         return Err(Rejection(
             "body contains a \\u0000 character, which Postgres jsonb cannot store".into(),
         ));
@@ -111,127 +113,6 @@ fn required_string(value: Option<&RawValue>, key: &str) -> Result<String, Reject
             "envelope `{key}` is {}, not a string",
             kind(value)
         ))),
-    }
-}
-
-/// A body as far as triage needs it: an object's envelope keys, or the kind of anything else.
-enum Body<'a> {
-    Object(Fields<'a>),
-    Other(&'static str),
-}
-
-/// The envelope's keys, borrowed from the body; other keys are skipped unread (last one wins).
-#[derive(Default)]
-struct Fields<'a> {
-    keys: usize,
-    id: Option<&'a RawValue>,
-    event_type: Option<&'a RawValue>,
-    version: Option<&'a RawValue>,
-    event_ts: Option<&'a RawValue>,
-    payload: Option<&'a RawValue>,
-    test: Option<&'a RawValue>,
-}
-
-impl<'de> Deserialize<'de> for Body<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(BodyVisitor)
-    }
-}
-
-struct BodyVisitor;
-
-impl<'de> Visitor<'de> for BodyVisitor {
-    type Value = Body<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Body<'de>, A::Error> {
-        let mut fields = Fields::default();
-        while let Some(key) = map.next_key::<Key>()? {
-            fields.keys += 1;
-            let slot = match key {
-                Key::Id => &mut fields.id,
-                Key::Type => &mut fields.event_type,
-                Key::Version => &mut fields.version,
-                Key::EventTs => &mut fields.event_ts,
-                Key::Payload => &mut fields.payload,
-                Key::Test => &mut fields.test,
-                Key::Other => {
-                    map.next_value::<IgnoredAny>()?;
-                    continue;
-                }
-            };
-            *slot = Some(map.next_value()?);
-        }
-        Ok(Body::Object(fields))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Body<'de>, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Body::Other("an array"))
-    }
-
-    fn visit_str<E>(self, _: &str) -> Result<Body<'de>, E> {
-        Ok(Body::Other("a string"))
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<Body<'de>, E> {
-        Ok(Body::Other("a boolean"))
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<Body<'de>, E> {
-        Ok(Body::Other("a number"))
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<Body<'de>, E> {
-        Ok(Body::Other("a number"))
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<Body<'de>, E> {
-        Ok(Body::Other("a number"))
-    }
-
-    fn visit_unit<E>(self) -> Result<Body<'de>, E> {
-        Ok(Body::Other("null"))
-    }
-}
-
-/// An envelope key, told without allocating.
-enum Key {
-    Id,
-    Type,
-    Version,
-    EventTs,
-    Payload,
-    Test,
-    Other,
-}
-
-impl<'de> Deserialize<'de> for Key {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl Visitor<'_> for KeyVisitor {
-            type Value = Key;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a key")
-            }
-
-            fn visit_str<E>(self, key: &str) -> Result<Key, E> {
-                Ok(match key {
-                    "id" => Key::Id,
-                    "type" => Key::Type,
-                    "version" => Key::Version,
-                    "event_ts" => Key::EventTs,
-                    "payload" => Key::Payload,
-                    "test" => Key::Test,
-                    _ => Key::Other,
-                })
-            }
-        }
-        deserializer.deserialize_str(KeyVisitor)
     }
 }
 

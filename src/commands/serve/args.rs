@@ -1,10 +1,10 @@
-//! The settings of `lobbylog serve`.
+//! The arguments of `lobbylog serve`.
 
 use std::{net::SocketAddr, path::PathBuf};
 
 use clap::Args;
 
-use crate::{prune::Retention, signature::WebhookSecrets};
+use crate::{commands::daily::WatchdogArgs, prune::Retention, signature::WebhookSecrets};
 
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
@@ -91,7 +91,7 @@ pub struct ServeArgs {
     pub db_max_connections: u32,
 
     #[command(flatten)]
-    pub daily: crate::daily::args::WatchdogArgs,
+    pub daily: WatchdogArgs,
 
     /// Prune raw events and dead letters older than this once a day (`90d`, `12h`...); unset or
     /// empty keeps everything.

@@ -1,12 +1,12 @@
-//! Settings of `lobbylog daily ...` and of the watchdog in `serve`: flags and environment.
-
-use std::fmt;
+//! The arguments of `lobbylog daily ...` and of the watchdog in `serve`: flags and environment.
 
 use clap::{Args, Subcommand};
 use time::OffsetDateTime;
 
-use super::timestamps;
-use crate::signature::WebhookSecrets;
+use crate::{
+    daily::{Api, ApiKey, timestamps},
+    signature::WebhookSecrets,
+};
 
 /// How to reach Daily's REST API; every `daily` subcommand and `serve` take these.
 #[derive(Debug, Clone, Args)]
@@ -28,6 +28,15 @@ pub struct ApiArgs {
         default_value = "https://api.daily.co/v1"
     )]
     pub api_url: String,
+}
+
+impl ApiArgs {
+    pub fn api(&self) -> Api {
+        Api {
+            key: self.api_key.clone(),
+            url: self.api_url.clone(),
+        }
+    }
 }
 
 /// The watchdog's settings, part of `serve`.
@@ -121,36 +130,11 @@ pub struct PullMeetingsArgs {
     pub until: Option<OffsetDateTime>,
 }
 
-/// Daily's API key as configured; parsing never fails so clap never echoes it, `Debug` hides it.
-#[derive(Clone, Default)]
-pub struct ApiKey(String);
-
-impl ApiKey {
-    /// The key, or None when it is unset or blank.
-    pub fn get(&self) -> Option<&str> {
-        Some(self.0.trim()).filter(|k| !k.is_empty())
-    }
-}
-
-impl std::str::FromStr for ApiKey {
-    type Err = std::convert::Infallible;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Self(s.to_owned()))
-    }
-}
-
-impl fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use clap::{CommandFactory, Parser};
 
-    use crate::config::{Cli, Command};
+    use crate::commands::{Cli, Command};
 
     #[test]
     fn the_api_key_is_hidden_from_help_and_debug_everywhere() {

@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 
-use super::{
-    args::RegisterArgs,
+use super::args::RegisterArgs;
+use crate::daily::{
     client::Client,
     webhooks::{self, Change, DEFAULT_EVENT_TYPES, Hmac, Webhook},
 };
@@ -14,7 +14,7 @@ pub async fn run(args: RegisterArgs) -> anyhow::Result<ExitCode> {
     check_url(&args.url)?;
     let event_types = event_types(args.event_types.as_deref())?;
     let hmac = first_secret(&args)?;
-    let client = Client::new(&args.api)?;
+    let client = Client::new(&args.api.api())?;
     let listed = webhooks::list(&client).await?;
     let existing = listed.iter().find(|w| w.url == args.url);
     let change = Change {

@@ -6,15 +6,22 @@ use anyhow::Context;
 use serde_json::json;
 use time::OffsetDateTime;
 
-use super::{
-    args::{DailyArgs, DailyCommand, PullMeetingsArgs, ReactivateArgs, StatusArgs},
-    client::Client,
-    gaps::{self, Finder},
-    meetings, register,
-    timestamps::rfc3339,
-    webhooks::{self, Webhook},
+mod args;
+mod register;
+
+pub use self::args::{DailyArgs, WatchdogArgs};
+use self::args::{DailyCommand, PullMeetingsArgs, ReactivateArgs, StatusArgs};
+use crate::{
+    config::GlobalArgs,
+    daily::{
+        client::Client,
+        gaps::{self, Finder},
+        meetings,
+        timestamps::rfc3339,
+        webhooks::{self, Webhook},
+    },
+    db,
 };
-use crate::{config::GlobalArgs, db};
 
 /// Exit status when Daily answered and a webhook is not active (or none exists).
 pub const NOT_ACTIVE: u8 = 3;
@@ -37,7 +44,7 @@ fn exit(all_active: bool) -> ExitCode {
 }
 
 async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
-    let client = Client::new(&args.api)?;
+    let client = Client::new(&args.api.api())?;
     let listed = webhooks::list(&client).await?;
     let all_active = !listed.is_empty() && listed.iter().all(Webhook::is_active);
     if args.json {
@@ -104,7 +111,7 @@ fn print_table(listed: &[Webhook]) {
 }
 
 async fn reactivate(global: &GlobalArgs, args: ReactivateArgs) -> anyhow::Result<ExitCode> {
-    let client = Client::new(&args.api)?;
+    let client = Client::new(&args.api.api())?;
     let pool = db::prepare(&global.database_url, 2).await?;
     let listed = webhooks::list(&client).await?;
     let targets: Vec<&Webhook> = match &args.url {
@@ -157,7 +164,7 @@ async fn pull_meetings(global: &GlobalArgs, args: PullMeetingsArgs) -> anyhow::R
         rfc3339(args.since),
         rfc3339(until)
     );
-    let client = Client::new(&args.api)?;
+    let client = Client::new(&args.api.api())?;
     let pool = db::prepare(&global.database_url, 2).await?;
     let pulled = meetings::pull(&client, &pool, args.since, until)
         .await

@@ -1,106 +1,48 @@
-//! `lobbylog serve`: wires the pipeline (spool, group-commit writer, drainer, HTTP intake), binds
-//! the listener and prepares the database in the background.
+//! `lobbylog serve`: check the settings, bind both listeners, start the pipeline, the watchdog and
+//! retention, serve until SIGINT or SIGTERM.
 
-use std::{future::Future, path::PathBuf, pin::Pin, sync::Arc, time::Duration};
+mod args;
+
+use std::{process::ExitCode, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use sqlx::PgPool;
 use tokio::net::TcpListener;
 
+pub use self::args::ServeArgs;
 use crate::{
-    config::{GlobalArgs, ServeArgs},
+    config::GlobalArgs,
     daily::watchdog::Watchdog,
-    db::{self, DatabaseUrl},
-    metrics::{Metrics, SpoolLevels},
+    db,
+    pipeline::{self, Settings},
     prune, shutdown,
     signature::Verification,
-    sources::{
-        http::{self, AppState, Fallback, HttpSettings, Listeners},
-        spool::{self, Spool},
-    },
-    store::{Availability, GroupCommitSettings, GroupCommitWriter},
+    sources::http::{self, HttpSettings, Listeners},
+    store::GroupCommitSettings,
 };
 
-/// Everything `serve` is configured with, once parsed.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub http: HttpSettings,
-    pub group_commit: GroupCommitSettings,
-    pub spool_dir: PathBuf,
-    pub spool_max_bytes: u64,
-}
-
-/// The running pipeline behind the listener.
-pub struct Pipeline {
-    pub state: AppState,
-    pub spool: Spool,
-    /// Whether Postgres takes writes; the drainer's probe raises it once the database is ready.
-    pub availability: Availability,
-}
-
-/// Opens the spool and starts the group-commit writer and the spool drainer. Until the drainer
-/// finds the database reachable and migrated, events go to the spool.
-pub fn start(pool: PgPool, settings: Settings) -> std::io::Result<Pipeline> {
-    let spool = Spool::open(
-        &settings.spool_dir,
-        settings.spool_max_bytes,
-        db::Target::of(&pool),
-    )?;
-    let metrics = Arc::new(Metrics::default());
-    let availability = Availability::new();
-    let writer = GroupCommitWriter::start(
-        pool.clone(),
-        &settings.group_commit,
-        availability.clone(),
-        metrics.clone(),
-    );
-    tokio::spawn(spool::drain_forever(
-        spool.clone(),
-        pool.clone(),
-        availability.clone(),
-        metrics.clone(),
-    ));
-    let state = AppState::new(
-        pool,
-        settings.http,
-        writer,
-        Arc::new(spool.clone()),
-        metrics,
-    );
-    Ok(Pipeline {
-        state,
-        spool,
-        availability,
-    })
-}
-
-impl Fallback for Spool {
-    fn keep<'a>(
-        &'a self,
-        body: &'a [u8],
-    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
-        Box::pin(async move { self.append(body).await.map_err(|e| e.to_string()) })
-    }
-
-    fn levels(&self) -> SpoolLevels {
-        self.depth.levels()
-    }
-}
-
-/// `lobbylog serve`: bind, serve until SIGINT or SIGTERM. The database is prepared in the
-/// background, so webhooks are accepted (and spooled) even while Postgres is down at startup.
-pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
+/// Binds, serves until SIGINT or SIGTERM. The database is prepared in the background, so webhooks
+/// are accepted (and spooled) even while Postgres is down at startup.
+pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let settings = settings(&args)?;
     let pool = db::lazy_pool(&global.database_url, args.db_max_connections)?;
     let listeners = Listeners {
         public: bind(args.listen).await?,
         admin: bind(args.admin_listen).await?,
     };
-    let pipeline = start(pool.clone(), settings)
+    let pipeline = pipeline::start(pool.clone(), settings)
         .with_context(|| format!("cannot open the spool in {}", args.spool_dir.display()))?;
-    tokio::spawn(bring_up(global.database_url.clone()));
+    tokio::spawn(pipeline::bring_up(global.database_url.clone()));
     let metrics = pipeline.state.metrics.clone();
-    if let Some(watchdog) = Watchdog::from_args(&args.daily, pool.clone(), metrics)? {
+    let daily = &args.daily;
+    let every = Duration::from_secs(daily.poll_seconds);
+    let watchdog = Watchdog::new(
+        &daily.api.api(),
+        every,
+        daily.reactivate,
+        pool.clone(),
+        metrics,
+    )?;
+    if let Some(watchdog) = watchdog {
         tokio::spawn(watchdog.run());
     }
     let (metrics, ready) = (
@@ -124,36 +66,13 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
     reads.close().await;
     pool.close().await;
     tracing::info!("stopped");
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn bind(address: std::net::SocketAddr) -> anyhow::Result<TcpListener> {
     TcpListener::bind(address)
         .await
         .with_context(|| format!("cannot listen on {address}"))
-}
-
-/// Creates and migrates the database, retrying with backoff until Postgres answers.
-async fn bring_up(url: DatabaseUrl) {
-    let mut delay = Duration::from_secs(1);
-    loop {
-        let prepared = async {
-            db::ensure_database(&url).await?;
-            db::migrate(&url).await
-        };
-        match prepared.await {
-            Ok(()) => return,
-            Err(e) => {
-                tracing::error!(
-                    error = format!("{e:#}"),
-                    retry_in_s = delay.as_secs(),
-                    "database not ready; spooling meanwhile"
-                );
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(30));
-            }
-        }
-    }
 }
 
 fn settings(args: &ServeArgs) -> anyhow::Result<Settings> {

@@ -1,0 +1,36 @@
+//! `lobbylog backfill`: load saved webhook archives like live events, with a progress bar and a
+//! summary; exit 0, 2 (some records were bad), 1 (failed) or 130 (interrupted).
+
+use std::process::ExitCode;
+
+use clap::Args;
+
+use crate::{config::GlobalArgs, db, sources::archive};
+
+#[derive(Debug, Clone, Args)]
+pub struct BackfillArgs {
+    /// Files or directories to load (directories are walked in sorted order); `-` reads stdin.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<std::path::PathBuf>,
+
+    /// Events stored per transaction.
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub batch_size: u32,
+
+    /// Read and validate everything, write nothing, and say what would be stored.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Runs the subcommand: the database first (unless a dry run), then the run, then the summary.
+pub async fn run(global: &GlobalArgs, args: BackfillArgs) -> anyhow::Result<ExitCode> {
+    // Every PATH is found before the database is touched.
+    let inputs = archive::expand(&args.paths)?;
+    let pool = match args.dry_run {
+        true => None,
+        false => Some(db::open(&global.database_url, archive::LOADERS as u32).await?),
+    };
+    let report = archive::load(pool, inputs, args.batch_size as usize).await?;
+    println!("{report}");
+    Ok(ExitCode::from(report.exit_code()))
+}
