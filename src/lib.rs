@@ -1,11 +1,12 @@
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod commands;
 pub mod config;
 pub mod daily;
-pub mod dashboard;
 pub mod db;
 pub mod demo_data;
+pub mod edge;
 pub mod metrics;
 pub mod pipeline;
 pub mod progress;

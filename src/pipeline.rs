@@ -1,20 +1,27 @@
-//! What `serve` runs, wired: the spool, the group-commit writer, the drainer and the HTTP intake's
-//! state; and the database prepared in the background.
+//! What `serve` runs, wired: the spool, the group-commit writer, the drainer, the HTTP intake and
+//! the admin pages on their two listeners; and the database prepared in the background.
 
 use std::{future::Future, path::PathBuf, pin::Pin, sync::Arc, time::Duration};
 
 use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 use crate::{
+    admin::{self, AdminState},
     config::DatabaseUrl,
     db,
+    edge::{self, ADMIN_LISTENER, ConnectionLimits, PUBLIC_LISTENER},
     metrics::{Metrics, SpoolLevels},
     sources::{
-        http::{AppState, Fallback, HttpSettings},
+        http::{self, AppState, Fallback, HttpSettings},
         spool::{self, Spool},
     },
     store::{Availability, GroupCommitSettings, GroupCommitWriter},
 };
+
+/// Connections the admin listener keeps open at once; it serves a few scrapers and operators.
+const ADMIN_MAX_CONNECTIONS: usize = 64;
 
 /// Everything `serve` is configured with, once parsed.
 #[derive(Debug, Clone)]
@@ -103,4 +110,63 @@ pub async fn bring_up(url: DatabaseUrl) {
             }
         }
     }
+}
+
+/// The two listeners, bound by the caller (port 0 in tests).
+pub struct Listeners {
+    pub public: TcpListener,
+    pub admin: TcpListener,
+}
+
+/// Serves the intake on the public listener and the admin pages (reading through `reads`) on the
+/// admin one until `shutdown` completes; then requests in progress finish within
+/// the shutdown grace, and whatever connection is left is cut.
+pub async fn serve(
+    listeners: Listeners,
+    state: AppState,
+    reads: PgPool,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let stop = CancellationToken::new();
+    let trigger = stop.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        trigger.cancel();
+    });
+    let settings = &state.settings;
+    let public = ConnectionLimits {
+        max_connections: settings.max_connections,
+        deadlines: settings.deadlines(),
+        shutdown_grace: settings.shutdown_grace,
+    };
+    let admin = ConnectionLimits {
+        max_connections: ADMIN_MAX_CONNECTIONS,
+        ..public
+    };
+    let metrics = state.metrics.clone();
+    let fallback = state.fallback.clone();
+    let admin_state = AdminState {
+        pool: state.pool.clone(),
+        reads,
+        metrics: metrics.clone(),
+        spool_levels: Arc::new(move || fallback.levels()),
+    };
+    tokio::join!(
+        edge::serve(
+            listeners.public,
+            http::router(state),
+            public,
+            stop.clone(),
+            metrics.clone(),
+            PUBLIC_LISTENER,
+        ),
+        edge::serve(
+            listeners.admin,
+            admin::router(admin_state),
+            admin,
+            stop,
+            metrics,
+            ADMIN_LISTENER,
+        ),
+    );
 }

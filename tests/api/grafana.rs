@@ -57,7 +57,7 @@ fn expand_macro(sql: &str, name: &str, expand: impl Fn(&str) -> String) -> Strin
 fn rfc3339(epoch: f64) -> String {
     let day = (epoch / 86_400.0).floor();
     let second = (epoch - day * 86_400.0) as i64;
-    let date = lobbylog::dashboard::utc_date(day as i64);
+    let date = lobbylog::admin::dashboard::utc_date(day as i64);
     let (h, m, s) = (second / 3_600, second % 3_600 / 60, second % 60);
     format!("'{date}T{h:02}:{m:02}:{s:02}Z'")
 }

@@ -14,12 +14,9 @@ use std::{
 use lobbylog::{
     db,
     metrics::Metrics,
-    pipeline::{self, Settings},
+    pipeline::{self, Listeners, Settings},
     signature::{self, Verification, WebhookSecret},
-    sources::{
-        http::{self, HttpSettings, Listeners},
-        spool::Spool,
-    },
+    sources::{http::HttpSettings, spool::Spool},
     store::{Availability, GroupCommitSettings},
 };
 use serde_json::Value;
@@ -130,7 +127,8 @@ pub async fn start(pool: PgPool, db: TestDb, configure: impl FnOnce(&mut Setting
     let address = format!("http://{}", listeners.public.local_addr().unwrap());
     let admin_address = format!("http://{}", listeners.admin.local_addr().unwrap());
     let (tx, rx) = oneshot::channel::<()>();
-    tokio::spawn(http::serve(listeners, pipeline.state.clone(), async {
+    let (state, reads) = (pipeline.state.clone(), pool.clone());
+    tokio::spawn(pipeline::serve(listeners, state, reads, async {
         let _ = rx.await;
     }));
     TestApp {

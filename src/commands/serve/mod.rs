@@ -13,10 +13,12 @@ use crate::{
     config::GlobalArgs,
     daily::watchdog::Watchdog,
     db,
+    edge::MIN_CONNECTIONS,
+    pipeline::Listeners,
     pipeline::{self, Settings},
     prune, shutdown,
     signature::Verification,
-    sources::http::{self, HttpSettings, Listeners},
+    sources::http::HttpSettings,
     store::GroupCommitSettings,
 };
 
@@ -61,8 +63,7 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
         "listening for Daily webhooks on POST /webhooks/daily; metrics and readiness on the admin address"
     );
     let reads = db::lazy_read_pool(&global.database_url)?;
-    let state = pipeline.state.reading_from(reads.clone());
-    http::serve(listeners, state, shutdown::signal()).await;
+    pipeline::serve(listeners, pipeline.state, reads.clone(), shutdown::signal()).await;
     reads.close().await;
     pool.close().await;
     tracing::info!("stopped");
@@ -116,10 +117,10 @@ const FD_RESERVE: u64 = 128;
 fn connection_cap(requested: u32, db_connections: u32) -> anyhow::Result<usize> {
     let requested = requested as usize;
     anyhow::ensure!(
-        requested >= http::MIN_CONNECTIONS,
+        requested >= MIN_CONNECTIONS,
         "LOBBYLOG_MAX_CONNECTIONS is {requested}: at least {} are needed, or a few stalled \
          clients would lock Daily's deliveries out",
-        http::MIN_CONNECTIONS
+        MIN_CONNECTIONS
     );
     let fd_limit = match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(limit) => limit,
@@ -131,10 +132,10 @@ fn connection_cap(requested: u32, db_connections: u32) -> anyhow::Result<usize> 
     let fits = fd_limit.saturating_sub(FD_RESERVE + u64::from(db_connections));
     let fits = usize::try_from(fits).unwrap_or(usize::MAX);
     anyhow::ensure!(
-        fits >= http::MIN_CONNECTIONS,
+        fits >= MIN_CONNECTIONS,
         "the file-descriptor limit ({fd_limit}) leaves room for {fits} webhook connections, \
          fewer than the {} needed: raise it (`ulimit -n`, or LimitNOFILE= in a systemd unit)",
-        http::MIN_CONNECTIONS
+        MIN_CONNECTIONS
     );
     if requested > fits {
         tracing::warn!(

@@ -11,8 +11,10 @@ use tokio::{
     time::Instant,
 };
 
-use super::watch::ConnWatch;
-use crate::signature::{SignatureError, Verifier};
+use crate::{
+    edge::ConnWatch,
+    signature::{SignatureError, Verifier},
+};
 
 /// Budget is counted in blocks of this many bytes.
 const BLOCK: usize = 1024;

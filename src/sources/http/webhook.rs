@@ -11,11 +11,11 @@ use axum::{
 use serde_json::json;
 
 use super::{
-    AppState, PUBLIC_LISTENER,
+    AppState,
     body::{self, BodyError, BodyRules},
-    watch::{ConnWatch, Cut, Phase, RequestStart},
 };
 use crate::{
+    edge::{ConnWatch, Cut, PUBLIC_LISTENER, Phase, RequestStart},
     signature::{SIGNATURE_HEADER, SignatureError, TIMESTAMP_HEADER, Verification, Verifier},
     store::Outcome,
     triage::{self, Item, Origin},

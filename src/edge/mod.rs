@@ -1,5 +1,5 @@
-//! Accepting and driving connections: a cap on open connections, deadlines per connection, and a
-//! shutdown that always ends.
+//! The edge of both listeners: accepting and driving connections under a cap on open connections,
+//! deadlines per connection, and a shutdown that always ends. Every byte here may be hostile.
 
 use std::{convert::Infallible, sync::Arc, time::Duration};
 
@@ -10,12 +10,28 @@ use tokio::{net::TcpListener, sync::Semaphore};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tower::ServiceExt;
 
-use super::watch::{ConnWatch, Cut, Deadlines, Phase, Registry, RequestStart, WatchedIo, overstay};
+mod deadlines;
+mod registry;
+
+pub use self::{
+    deadlines::{Deadlines, RequestStart},
+    registry::{ConnWatch, Cut, Phase},
+};
+use self::{
+    deadlines::{WatchedIo, overstay},
+    registry::Registry,
+};
 use crate::metrics::Metrics;
 
 /// Hyper's per-connection read buffer, at most: headers are small, and bodies are read chunk by
 /// chunk, so a connection holds little memory whatever its client sends.
 const MAX_BUFFER: usize = 16 * 1024;
+/// The listeners' names in metrics.
+pub const PUBLIC_LISTENER: &str = "public";
+pub const ADMIN_LISTENER: &str = "admin";
+/// The fewest connections the public listener may be capped at: below this a few stalled
+/// clients, or a burst of Daily's own deliveries, would fill it.
+pub const MIN_CONNECTIONS: usize = 32;
 /// Pause after a failed `accept` (out of file descriptors, ...), so it does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 

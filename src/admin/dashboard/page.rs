@@ -193,7 +193,7 @@ fn busiest_hours(d: &Dashboard) -> String {
 mod tests {
     use super::*;
     use crate::{
-        dashboard::model::{Filters, Reads},
+        admin::dashboard::model::{Filters, Reads},
         store::reads::{RoomSummary, Tally},
     };
 

@@ -7,8 +7,10 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::AppState;
-use crate::dashboard::{self, CONTENT_SECURITY_POLICY, Filters};
+use super::{
+    AdminState,
+    dashboard::{self, CONTENT_SECURITY_POLICY, Filters},
+};
 
 #[derive(Debug, Deserialize)]
 pub(super) struct Params {
@@ -59,7 +61,7 @@ fn html(status: StatusCode, body: String) -> Response {
 }
 
 pub(super) async fn show(
-    State(app): State<AppState>,
+    State(app): State<AdminState>,
     params: Result<Query<Params>, QueryRejection>,
 ) -> Result<Response, DashboardError> {
     let Query(params) = params.map_err(|e| {

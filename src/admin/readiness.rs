@@ -1,4 +1,4 @@
-//! Operators' endpoints, on the admin listener only: metrics and the detailed readiness.
+//! Metrics and the detailed readiness (why not ready, the spool's depth), for operators.
 
 use axum::{
     Json,
@@ -8,21 +8,21 @@ use axum::{
 };
 use serde_json::json;
 
-use super::AppState;
+use super::AdminState;
 use crate::db;
 
-pub(super) async fn metrics(State(app): State<AppState>) -> Response {
+pub(super) async fn metrics(State(app): State<AdminState>) -> Response {
     let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
     (
         [(header::CONTENT_TYPE, content_type)],
-        app.metrics.render(app.fallback.levels()),
+        app.metrics.render((app.spool_levels)()),
     )
         .into_response()
 }
 
 /// Readiness with its reason and the spool's depth.
-pub(super) async fn readyz(State(app): State<AppState>) -> Response {
-    let levels = app.fallback.levels();
+pub(super) async fn readyz(State(app): State<AdminState>) -> Response {
+    let levels = (app.spool_levels)();
     let spool = json!({
         "events": levels.events,
         "bytes": levels.bytes,
