@@ -5,7 +5,7 @@ use sqlx::PgPool;
 use time::OffsetDateTime;
 
 use super::webhooks::Webhook;
-use crate::store::daily::{self as rows, GapStart};
+use crate::store::daily_api::{self as rows, GapStart};
 
 /// Who found the gap, as `delivery_gaps.detected_by` says it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,13 +7,13 @@ use sqlx::PgPool;
 use time::OffsetDateTime;
 
 use super::{
+    answer_shapes::List,
     client::{ApiError, Client},
-    lists::List,
     timestamps,
 };
 use crate::{
     progress::Progress,
-    store::daily::{self as rows, MeetingRow, ParticipantRow},
+    store::daily_api::{self as rows, MeetingRow, ParticipantRow},
 };
 
 /// The most meetings Daily returns per page.

@@ -1,11 +1,12 @@
 //! Daily's REST API: the client, webhooks, meetings, delivery gaps and the watchdog.
 
+pub mod answer_shapes;
 pub mod client;
 pub mod gaps;
-pub mod lists;
 pub mod meetings;
 pub mod timestamps;
 pub mod watchdog;
+mod webhook_state;
 pub mod webhooks;
 
 pub use self::client::{Api, ApiKey};

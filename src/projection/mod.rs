@@ -5,13 +5,13 @@
 //! stored rows in SQL, so any order and any repetition of events gives the same rows.
 
 mod payload;
-mod tables;
+mod upserts;
 
 use self::payload::{Meeting, Session};
 use crate::triage::Event;
 
-use self::tables::{MEETINGS, PARTICIPANT_SESSIONS, Table, WAITING_SESSIONS};
-pub use self::tables::{apply, clear};
+use self::upserts::{MEETINGS, PARTICIPANT_SESSIONS, Table, WAITING_SESSIONS};
+pub use self::upserts::{apply, clear};
 
 /// One value of a slot column.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,8 +1,8 @@
 //! Retention: deleting raw events and dead letters older than a cutoff, in small batches.
 
 mod age;
-mod report;
 pub mod schedule;
+mod summary;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -10,7 +10,7 @@ use sqlx::{PgConnection, PgExecutor};
 
 pub use self::{
     age::{Age, Retention},
-    report::Report,
+    summary::Report,
 };
 use crate::store::retention::{self, Batch};
 

@@ -3,7 +3,7 @@
 
 mod availability;
 mod batch;
-pub mod daily;
+pub mod daily_api;
 mod dead_letters;
 mod group_commit;
 mod raw;

@@ -1,6 +1,6 @@
 //! The README's queries on delivery gaps: abandon rates without gap days, REST against webhooks.
 
-use lobbylog::store::daily::{self as rows, MeetingRow, ParticipantRow};
+use lobbylog::store::daily_api::{self as rows, MeetingRow, ParticipantRow};
 use serde_json::json;
 use time::OffsetDateTime;
 

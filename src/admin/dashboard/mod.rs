@@ -1,10 +1,10 @@
 //! The knock dashboard: what it shows, read through the store and rendered as one HTML page.
 
 mod charts;
+mod html_tables;
 mod model;
 mod page;
 mod svg;
-mod tables;
 mod text;
 
 use std::time::{SystemTime, UNIX_EPOCH};

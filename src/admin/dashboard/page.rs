@@ -7,8 +7,8 @@ use sha2::{Digest, Sha256};
 
 use super::{
     charts,
+    html_tables::{room_days_table, rooms_table, waiting_table},
     model::{Dashboard, MAX_DAYS},
-    tables::{room_days_table, rooms_table, waiting_table},
     text::{count, dashboard_href, escape, percent},
 };
 use crate::store::reads::KnockOutcome;

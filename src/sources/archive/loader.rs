@@ -7,16 +7,12 @@ use anyhow::Context;
 use sqlx::PgPool;
 use tokio::task::JoinHandle;
 
-use super::{reader::Chunk, report::Report};
+use super::{LOADERS, reader::Chunk, report::Report};
 use crate::{
     progress::Progress,
     store::{self, Outcome},
     triage::{Item, Origin},
 };
-
-/// Batches written at once, each in its own transaction on its own connection, so Postgres works
-/// on one while the other commits. Results are still counted in input order.
-pub const LOADERS: usize = 2;
 
 /// Rejected and refused records printed on screen; all of them go to `dead_letters`.
 const SHOWN_REJECTS: u64 = 10;

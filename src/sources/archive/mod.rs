@@ -2,11 +2,13 @@
 //! triage and store as live events.
 
 mod files;
+mod json_values;
 mod loader;
+mod ndjson_lines;
 mod reader;
+mod record_shape;
 mod records;
 mod report;
-mod values;
 
 use std::{
     sync::{
@@ -23,10 +25,13 @@ use tokio::sync::Notify;
 use self::loader::Loader;
 pub use self::{
     files::{Input, expand},
-    loader::LOADERS,
     report::Report,
 };
 use crate::{progress::Progress, shutdown};
+
+/// Batches written at once, each in its own transaction on its own connection, so Postgres works
+/// on one while the other commits. Results are still counted in input order.
+pub const LOADERS: usize = 2;
 
 /// Reads every input and stores its events (writes nothing when `pool` is `None`).
 /// Stops reading on SIGINT or SIGTERM, once the batches in flight have committed.

@@ -13,14 +13,11 @@ use std::{
 use tokio::sync::mpsc;
 
 use super::{
+    LOADERS,
     files::{self, Counter, Input},
-    loader::LOADERS,
     records::{self, MAX_RECORD, Record},
 };
-use crate::{
-    triage::Event,
-    triage::{self, Item, Origin, Reject},
-};
+use crate::triage::{self, Event, Item, Origin, Reject};
 
 /// Chunks waiting for the loader; with the one being written and the one being read, this
 /// bounds memory to a few batches.

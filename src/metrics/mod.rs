@@ -6,10 +6,17 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
+mod labels;
+
 use prometheus_client::{
-    encoding::{EncodeLabelSet, text::encode},
+    encoding::text::encode,
     metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
     registry::Registry,
+};
+
+use self::labels::{
+    CutLabels, EventLabels, ListenerLabels, OutcomeLabels, StatusLabels, TableLabels,
+    WebhookLabels, event_type_label,
 };
 
 /// What the spool holds, read when metrics are rendered. Events, bytes and age include the
@@ -23,89 +30,6 @@ pub struct SpoolLevels {
     /// Segments written for another database, kept aside until an operator drains them.
     pub set_aside_segments: u64,
     pub set_aside_events: u64,
-}
-
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct EventLabels {
-    event_type: &'static str,
-    outcome: &'static str,
-}
-
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ListenerLabels {
-    listener: &'static str,
-}
-
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct CutLabels {
-    listener: &'static str,
-    reason: &'static str,
-}
-
-/// Daily's documented event types: the only values the `event_type` label takes, so a signed
-/// request cannot mint a label of its own.
-const EVENT_TYPES: &[&str] = &[
-    "meeting.started",
-    "meeting.ended",
-    "participant.joined",
-    "participant.left",
-    "waiting-participant.joined",
-    "waiting-participant.left",
-    "recording.started",
-    "recording.ready-to-download",
-    "recording.error",
-    "transcript.started",
-    "transcript.ready-to-download",
-    "transcript.error",
-    "streaming.started",
-    "streaming.updated",
-    "streaming.ended",
-    "streaming.error",
-    "batch-processor.job-finished",
-    "batch-processor.error",
-    "dialout.connected",
-    "dialout.answered",
-    "dialout.stopped",
-    "dialout.warning",
-    "dialout.error",
-    "dialin.ready",
-    "dialin.connected",
-    "dialin.stopped",
-    "dialin.warning",
-    "dialin.error",
-];
-
-/// The label for `event_type`: itself when documented, `none` for bodies without one, `other`
-/// for anything else.
-fn event_type_label(event_type: &str) -> &'static str {
-    match event_type {
-        "none" => "none",
-        known => EVENT_TYPES
-            .iter()
-            .find(|t| **t == known)
-            .copied()
-            .unwrap_or("other"),
-    }
-}
-
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct StatusLabels {
-    status: u16,
-}
-
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct WebhookLabels {
-    uuid: String,
-}
-
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct TableLabels {
-    table: &'static str,
-}
-
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct OutcomeLabels {
-    outcome: &'static str,
 }
 
 pub struct Metrics {
@@ -369,20 +293,4 @@ fn seconds_since(ms: u64) -> f64 {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
     now.saturating_sub(ms) as f64 / 1000.0
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn event_type_labels_are_bounded_to_documented_types() {
-        assert_eq!(
-            event_type_label("waiting-participant.left"),
-            "waiting-participant.left"
-        );
-        assert_eq!(event_type_label("none"), "none");
-        assert_eq!(event_type_label(&"x".repeat(100_000)), "other");
-        assert_eq!(event_type_label("participant.joined\n"), "other");
-    }
 }

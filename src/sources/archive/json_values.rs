@@ -2,7 +2,7 @@
 
 use std::io::{self, BufRead};
 
-use super::records::{BOM, JsonDepth, MAX_RECORD, Record, Records};
+use super::record_shape::{BOM, JsonDepth, MAX_RECORD, Record, Records};
 
 /// JSON values one after another; an array at the top level is opened and its elements are the
 /// records. A value that is not valid JSON still ends where its brackets balance, so one bad
