@@ -1,6 +1,9 @@
-//! Markdown pages as the tests read them: sections and ```sql blocks.
+//! Markdown pages as the tests read them: sections, ```sql blocks, headings, links.
 
-use std::path::PathBuf;
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+};
 
 /// The page at `path`, relative to the project's root.
 pub fn read(path: &str) -> String {
@@ -31,6 +34,79 @@ pub fn sql_blocks(text: &str) -> Vec<String> {
         .skip(1)
         .map(|block| block.split("```").next().unwrap().to_owned())
         .collect()
+}
+
+/// The anchors GitHub gives the headings of `text`: lowercased, punctuation dropped, spaces as
+/// hyphens, a repeated one suffixed `-1`, `-2`, ...
+pub fn anchors(text: &str) -> Vec<String> {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    prose(text)
+        .filter(|(in_prose, _)| *in_prose)
+        .filter_map(|(_, line)| heading_level(line).map(|level| slug(&line[level + 1..])))
+        .map(|slug| {
+            let repeats = seen.entry(slug.clone()).or_default();
+            *repeats += 1;
+            match *repeats - 1 {
+                0 => slug,
+                n => format!("{slug}-{n}"),
+            }
+        })
+        .collect()
+}
+
+fn slug(title: &str) -> String {
+    title
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter_map(|c| match c {
+            ' ' => Some('-'),
+            c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The targets of the links and images of `text` (`[text](target)`), code left out.
+pub fn links(text: &str) -> Vec<String> {
+    let prose: String = prose(text)
+        .filter(|(in_prose, _)| *in_prose)
+        .map(|(_, line)| format!("{line}\n"))
+        .collect();
+    // Even pieces between backticks are outside inline code.
+    let outside_code = prose.split('`').step_by(2).collect::<Vec<_>>().join(" ");
+    outside_code
+        .split("](")
+        .skip(1)
+        .filter_map(|rest| rest.split(')').next())
+        .filter_map(|target| target.split_whitespace().next().map(str::to_owned))
+        .collect()
+}
+
+/// Whether a link target stays inside the project (no scheme such as `https:` or `mailto:`).
+pub fn is_relative(target: &str) -> bool {
+    match target.split_once(':') {
+        Some((scheme, _)) => !scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c)),
+        None => true,
+    }
+}
+
+/// Where a relative `target` written in `page` points, from the project's root.
+pub fn resolve(page: &str, target: &str) -> PathBuf {
+    let dir = Path::new(page).parent().unwrap_or(Path::new(""));
+    let mut resolved = PathBuf::new();
+    for part in dir.join(target).components() {
+        match part {
+            std::path::Component::ParentDir => {
+                resolved.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => resolved.push(other),
+        }
+    }
+    resolved
 }
 
 /// Each line of `text`, and whether it is prose: not in a fenced code block, nor a fence.
