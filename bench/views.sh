@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Times the README's Analytics queries on a generated database of many knocks.
+# Times the queries of docs/analytics.md on a generated database of many knocks.
 #   bench/views.sh [KNOCKS]        (default 300000)
 # Needs: cargo, psql, Postgres reachable through DATABASE_URL's server (default local).
 set -euo pipefail
@@ -34,8 +34,8 @@ vacuum analyze waiting_sessions, participant_sessions;
 SQL
 psql "$url" -Atc "select outcome, count(*) from knocks group by 1 order by 1"
 
-# Each README query, timed by explain analyze (median of 5 runs).
-awk '/^## Analytics/{on=1} /^## /&&!/Analytics/{on=0} on' README.md \
+# Each query, timed by explain analyze (median of 5 runs).
+awk '/^## Queries/{on=1} /^## /&&!/Queries/{on=0} on' docs/analytics.md \
   | awk '/^```sql/{q="";inq=1;next} /^```/{if(inq){gsub(/\n/," ",q); print q}; inq=0; next} inq{q=q" "$0}' \
   | while IFS= read -r query; do
       times=()

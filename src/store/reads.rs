@@ -48,7 +48,7 @@ impl TryFrom<String> for KnockOutcome {
     }
 }
 
-/// The README's buckets of `wait_seconds`, in the order of `wait_bucket` below.
+/// The buckets of `wait_seconds` in docs/analytics.md's query, in the order of `wait_bucket` below.
 pub const WAIT_BUCKETS: [&str; 5] = ["0-10 s", "10-30 s", "30-60 s", "1-5 min", "5 min or more"];
 
 /// Knocks of one UTC day and hour with one outcome, and for admitted and abandoned ones, one
@@ -67,7 +67,7 @@ pub struct Tally {
 /// window gives every chart's numbers.
 pub async fn tally_knocks(pool: &PgPool, window: &Window) -> sqlx::Result<Vec<Tally>> {
     // width_bucket reads wait_seconds once where a CASE would compute it once per branch; a wait
-    // that is null falls in the last bucket, as in the README's query.
+    // that is null falls in the last bucket, as in docs/analytics.md.
     sqlx::query_as(
         "select to_char(day, 'YYYY-MM-DD') as day, hour, outcome, wait_bucket, knocks
          from (select (knocked_at at time zone 'UTC')::date as day,

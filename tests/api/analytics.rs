@@ -1,34 +1,18 @@
-//! The README's Analytics queries, run against a known set of knocks.
+//! The queries of docs/analytics.md, run against a known set of knocks.
 
 use serde_json::{Value, json};
 
 use crate::{
     daily,
-    helpers::{TestApp, now, spawn_app},
+    helpers::{TestApp, markdown, now, spawn_app},
 };
 
-/// The ```sql blocks of the README's Analytics section, in order.
-pub fn readme_queries() -> Vec<String> {
-    readme_section_queries("## Analytics")
+/// The ```sql blocks of the Queries section of docs/analytics.md, in order.
+pub fn analytics_queries() -> Vec<String> {
+    markdown::sql_blocks(&markdown::section("docs/analytics.md", "## Queries"))
 }
 
-/// The ```sql blocks of the README section under `heading`, in order.
-pub fn readme_section_queries(heading: &str) -> Vec<String> {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let section = readme
-        .split(&format!("{heading}\n"))
-        .nth(1)
-        .unwrap_or_else(|| panic!("README has no {heading} section"));
-    let section = section.split("\n## ").next().unwrap();
-    section
-        .split("```sql\n")
-        .skip(1)
-        .map(|block| block.split("```").next().unwrap().to_owned())
-        .collect()
-}
-
-/// Runs a README query as written; each row comes back as a JSON object.
+/// Runs a documented query as written; each row comes back as a JSON object.
 pub async fn run(app: &TestApp, sql: &str) -> Vec<Value> {
     let wrapped = format!(
         "select to_jsonb(q) from ({}) q",
@@ -37,7 +21,7 @@ pub async fn run(app: &TestApp, sql: &str) -> Vec<Value> {
     sqlx::query_scalar(sqlx::AssertSqlSafe(wrapped))
         .fetch_all(&app.pool)
         .await
-        .unwrap_or_else(|e| panic!("README query failed: {e}\n{sql}"))
+        .unwrap_or_else(|e| panic!("documented query failed: {e}\n{sql}"))
 }
 
 /// Knocks with known outcomes, relative to now; returns the knock times of abandoned ones.
@@ -67,12 +51,12 @@ async fn load_knocks(app: &TestApp) -> Vec<f64> {
 }
 
 #[tokio::test]
-async fn the_readme_analytics_queries_return_the_expected_numbers() {
-    let queries = readme_queries();
+async fn the_documented_analytics_queries_return_the_expected_numbers() {
+    let queries = analytics_queries();
     assert_eq!(
         queries.len(),
         5,
-        "README Analytics queries changed: update this test"
+        "docs/analytics.md queries changed: update this test"
     );
     let app = spawn_app().await;
     let abandoned_at = load_knocks(&app).await;

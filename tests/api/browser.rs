@@ -184,7 +184,7 @@ async fn the_dashboard_renders_in_chromium_with_its_charts_and_no_console_error(
 
     let artifact = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/dashboard-screenshot.png");
     save(&desktop.png, &artifact);
-    // `LOBBYLOG_SCREENSHOT=docs/dashboard.png cargo test --test api browser` refreshes the README's.
+    // `LOBBYLOG_SCREENSHOT=docs/dashboard.png cargo test --test api browser` refreshes the docs'.
     if let Ok(path) = std::env::var("LOBBYLOG_SCREENSHOT") {
         save(
             &desktop.png,

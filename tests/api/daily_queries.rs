@@ -1,13 +1,13 @@
-//! The README's queries on delivery gaps: abandon rates without gap days, REST against webhooks.
+//! The gap queries of docs/daily.md: abandon rates without gap days, REST against webhooks.
 
 use lobbylog::store::daily_api::{self as rows, MeetingRow, ParticipantRow};
 use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::{
-    analytics::{readme_section_queries, run},
+    analytics::run,
     daily,
-    helpers::{TestApp, now, spawn_app},
+    helpers::{TestApp, markdown, now, spawn_app},
 };
 
 const DAY: f64 = 86_400.0;
@@ -30,12 +30,12 @@ async fn insert_gap(app: &TestApp, from: f64, to: f64) {
 }
 
 #[tokio::test]
-async fn the_readme_gap_queries_leave_gap_days_out_and_find_what_webhooks_missed() {
-    let queries = readme_section_queries("## Daily's REST API");
+async fn the_documented_gap_queries_leave_gap_days_out_and_find_what_webhooks_missed() {
+    let queries = markdown::sql_blocks(&markdown::read("docs/daily.md"));
     assert_eq!(
         queries.len(),
         2,
-        "README gap queries changed: update this test"
+        "docs/daily.md queries changed: update this test"
     );
     let app = spawn_app().await;
     let today = (now() / DAY).floor() * DAY;

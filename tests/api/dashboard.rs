@@ -1,5 +1,5 @@
 //! `GET /dashboard` on the admin listener: filters, escaping, empty states, and the same numbers
-//! as the README's queries.
+//! as the queries of docs/analytics.md.
 
 use lobbylog::{
     store,
@@ -9,7 +9,7 @@ use rand::{SeedableRng, rngs::StdRng};
 use serde_json::Value;
 
 use crate::{
-    analytics::{readme_queries, run},
+    analytics::{analytics_queries, run},
     daily,
     helpers::{Service, TestApp, TestDb, eventually, free_port, now, spawn_app},
     markup::{section, tags_with},
@@ -106,10 +106,10 @@ async fn with_knocks_the_page_draws_every_chart_and_table() {
 }
 
 #[tokio::test]
-async fn the_page_shows_the_numbers_of_the_readme_queries() {
+async fn the_page_shows_the_numbers_of_the_analytics_queries() {
     let app = spawn_app().await;
     store_random_knocks(&app, 42, 200).await;
-    let queries = readme_queries();
+    let queries = analytics_queries();
 
     // Abandon rate per room, last 7 days.
     let html = page(&app, "?days=7").await;
@@ -184,7 +184,7 @@ async fn the_page_shows_the_numbers_of_the_readme_queries() {
 }
 
 #[tokio::test]
-async fn a_room_filter_narrows_the_page_and_lists_the_rooms_days_as_the_readme_does() {
+async fn a_room_filter_narrows_the_page_and_lists_the_rooms_days_as_the_analytics_query_does() {
     let app = spawn_app().await;
     store_random_knocks(&app, 9, 150).await;
     let html = page(&app, "?room=room-1&days=14").await;
@@ -192,8 +192,8 @@ async fn a_room_filter_narrows_the_page_and_lists_the_rooms_days_as_the_readme_d
     assert_eq!(rooms.len(), 1);
     assert_eq!(rooms[0].get("data-room"), "room-1");
     let days = tags_with(section(&html, "room-days"), "data-day");
-    let readme = readme_queries()[4].replace("'lobby'", "'room-1'");
-    let rows = run(&app, &readme).await;
+    let query = analytics_queries()[4].replace("'lobby'", "'room-1'");
+    let rows = run(&app, &query).await;
     assert!(!rows.is_empty());
     assert_eq!(days.len(), rows.len());
     for (tag, row) in days.iter().zip(&rows) {

@@ -1,12 +1,12 @@
 //! The provisioned Grafana dashboard: every panel's SQL, with the time macros expanded as Grafana
 //! expands them, runs on generated knocks, returns the columns its panel reads, and agrees with
-//! the README's queries.
+//! the queries of docs/analytics.md.
 
 use serde_json::Value;
 use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::{
-    analytics::{readme_queries, run},
+    analytics::{analytics_queries, run},
     dashboard::store_random_knocks,
     helpers::{TestApp, now, spawn_app},
 };
@@ -168,10 +168,10 @@ async fn every_panel_returns_rows_with_the_columns_it_reads() {
 }
 
 #[tokio::test]
-async fn the_grafana_panels_show_the_numbers_of_the_readme_queries() {
+async fn the_grafana_panels_show_the_numbers_of_the_analytics_queries() {
     let app = spawn_app().await;
     store_random_knocks(&app, 12, 200).await;
-    let readme = readme_queries();
+    let queries = analytics_queries();
     let pick = |rows: &[Value], columns: &[&str]| -> Vec<Vec<Value>> {
         rows.iter()
             .map(|r| columns.iter().map(|c| r[*c].clone()).collect())
@@ -180,14 +180,14 @@ async fn the_grafana_panels_show_the_numbers_of_the_readme_queries() {
 
     let panel = panel_rows(&app, "Rooms", 7.0).await;
     let columns = ["room", "abandoned", "resolved", "abandon_rate"];
-    let mut expected = pick(&run(&app, &readme[0]).await, &columns);
+    let mut expected = pick(&run(&app, &queries[0]).await, &columns);
     let mut shown = pick(&panel, &columns);
     expected.sort_by_key(|r| r[0].to_string());
     shown.sort_by_key(|r| r[0].to_string());
     assert_eq!(shown, expected);
 
     let panel = panel_rows(&app, "How long people waited before giving up", 30.0).await;
-    assert_eq!(panel, run(&app, &readme[1]).await);
+    assert_eq!(panel, run(&app, &queries[1]).await);
 
     let mut hours: Vec<(i64, i64)> =
         panel_rows(&app, "Abandoned knocks by hour of the day (UTC)", 30.0)
@@ -202,7 +202,7 @@ async fn the_grafana_panels_show_the_numbers_of_the_readme_queries() {
             .collect();
     hours.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     hours.truncate(5);
-    let top: Vec<(i64, i64)> = run(&app, &readme[2])
+    let top: Vec<(i64, i64)> = run(&app, &queries[2])
         .await
         .iter()
         .map(|r| {
@@ -218,7 +218,7 @@ async fn the_grafana_panels_show_the_numbers_of_the_readme_queries() {
     let columns = ["room", "session_id", "user_name"];
     assert_eq!(
         pick(&panel, &columns),
-        pick(&run(&app, &readme[3]).await, &columns)
+        pick(&run(&app, &queries[3]).await, &columns)
     );
 
     let panel = panel_rows(&app, "Days of each room", 14.0).await;
@@ -226,7 +226,7 @@ async fn the_grafana_panels_show_the_numbers_of_the_readme_queries() {
         .into_iter()
         .filter(|r| r["room"] == "room-2")
         .collect();
-    let days = run(&app, &readme[4].replace("'lobby'", "'room-2'")).await;
+    let days = run(&app, &queries[4].replace("'lobby'", "'room-2'")).await;
     let columns = [
         "day",
         "knocks",

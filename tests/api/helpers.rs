@@ -4,6 +4,7 @@
 pub mod attack;
 mod binary;
 mod database;
+pub mod markdown;
 pub mod spool;
 
 use std::{

@@ -74,7 +74,7 @@ impl Counts {
         self.admitted + self.abandoned + self.waiting + self.unresolved
     }
 
-    /// Abandoned among resolved knocks, as the README defines it; `None` with none resolved.
+    /// Abandoned among resolved knocks, as docs/analytics.md defines it; `None` with none resolved.
     pub fn abandon_rate(&self) -> Option<f64> {
         abandon_rate(self.admitted, self.abandoned)
     }
@@ -162,7 +162,7 @@ impl Dashboard {
         self.totals.total() == 0 && self.waiting.is_empty()
     }
 
-    /// The hours (UTC) with the most abandoned knocks, most first, as the README query ranks them.
+    /// The hours (UTC) with the most abandoned knocks, most first, as docs/analytics.md ranks them.
     pub fn busiest_abandon_hours(&self, top: usize) -> Vec<(usize, i64)> {
         let mut hours: Vec<(usize, i64)> = (0..24)
             .map(|h| (h, self.abandons_by_hour[h]))
