@@ -15,7 +15,10 @@ use headless_chrome::{
     },
 };
 
-use crate::{dashboard::store_random_knocks, helpers::spawn_app};
+use crate::{
+    dashboard::store_random_knocks,
+    helpers::{lobbylog, run, spawn_app},
+};
 
 /// Chromium's binary: `CHROMIUM` if set, else Debian's.
 fn chromium() -> PathBuf {
@@ -35,8 +38,12 @@ fn chromium() -> PathBuf {
 struct Rendered {
     png: Vec<u8>,
     charts: usize,
+    /// Charts without a single bar.
+    empty_charts: usize,
     bars: usize,
     room_rows: usize,
+    /// Rows of "Knocking right now".
+    waiting_rows: usize,
     errors: Vec<String>,
     content_width: f64,
     viewport_width: f64,
@@ -112,10 +119,12 @@ fn render(url: &str, phone: bool) -> Rendered {
         .wait_until_navigated()
         .unwrap();
     let count = |selector: &str| tab.find_elements(selector).map_or(0, |found| found.len());
-    let (charts, bars, room_rows) = (
+    let (charts, empty_charts, bars, room_rows, waiting_rows) = (
         count("svg.chart"),
+        count("svg.chart:not(:has(rect.bar))"),
         count("svg.chart rect.bar"),
         count("#rooms tbody tr"),
+        count("#waiting tbody tr"),
     );
     let metrics = tab.call_method(Page::GetLayoutMetrics(None)).unwrap();
     let content = metrics.css_content_size.clone();
@@ -140,8 +149,10 @@ fn render(url: &str, phone: bool) -> Rendered {
     Rendered {
         png: STANDARD.decode(png).unwrap(),
         charts,
+        empty_charts,
         bars,
         room_rows,
+        waiting_rows,
         errors,
         content_width: content.width,
         viewport_width: metrics.css_layout_viewport.client_width as f64,
@@ -226,4 +237,20 @@ async fn the_dashboard_renders_in_chromium_with_its_charts_and_no_console_error(
         phone.content_width,
         phone.viewport_width
     );
+}
+
+#[tokio::test]
+async fn after_lobbylog_demo_every_chart_of_the_dashboard_has_data() {
+    let app = spawn_app().await;
+    let demo = run(lobbylog(&app.database_url(), &["demo"]), None).await;
+    assert_eq!(demo.code, 0, "{demo:?}");
+    let url = format!("{}/dashboard", app.admin_address);
+    let page = tokio::task::spawn_blocking(move || render(&url, false))
+        .await
+        .unwrap();
+    assert!(page.errors.is_empty(), "console errors: {:?}", page.errors);
+    assert_eq!(page.charts, 5, "charts in the DOM");
+    assert_eq!(page.empty_charts, 0, "charts without a bar");
+    assert_eq!(page.room_rows, 4, "rows of the rooms table");
+    assert!(page.waiting_rows >= 1, "nobody knocking right now");
 }

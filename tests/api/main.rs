@@ -9,6 +9,7 @@ mod daily_queries;
 mod daily_watchdog;
 mod dashboard;
 mod deadlines;
+mod demo;
 mod docs;
 mod drift;
 mod edge;

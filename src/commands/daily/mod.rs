@@ -112,7 +112,7 @@ fn print_table(listed: &[Webhook]) {
 
 async fn reactivate(global: &GlobalArgs, args: ReactivateArgs) -> anyhow::Result<ExitCode> {
     let client = Client::new(&args.api.api())?;
-    let pool = db::prepare(&global.database_url, 2).await?;
+    let pool = db::open(&global.database_url, 2).await?;
     let listed = webhooks::list(&client).await?;
     let targets: Vec<&Webhook> = match &args.url {
         Some(url) => listed.iter().filter(|w| &w.url == url).collect(),
@@ -165,7 +165,7 @@ async fn pull_meetings(global: &GlobalArgs, args: PullMeetingsArgs) -> anyhow::R
         rfc3339(until)
     );
     let client = Client::new(&args.api.api())?;
-    let pool = db::prepare(&global.database_url, 2).await?;
+    let pool = db::open(&global.database_url, 2).await?;
     let pulled = meetings::pull(&client, &pool, args.since, until)
         .await
         .with_context(|| {
