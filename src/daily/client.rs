@@ -140,8 +140,8 @@ impl Client {
             let response = request.send().await.map_err(network)?;
             let status = response.status();
             if status == StatusCode::TOO_MANY_REQUESTS && attempt < self.rate_limit.attempts {
-                let wait =
-                    retry_after(response.headers(), attempt).min(self.rate_limit.longest_wait);
+                let longest = self.rate_limit.longest_wait;
+                let wait = retry_after(response.headers(), attempt, longest);
                 tracing::warn!(
                     path,
                     attempt,
@@ -176,15 +176,18 @@ impl Client {
     }
 }
 
-/// The wait a 429 asks for: Retry-After in seconds, else a doubling backoff from 1 s.
-fn retry_after(headers: &HeaderMap, attempt: u32) -> Duration {
+/// The wait a 429 asks for, never over `longest`: Retry-After in seconds, else a doubling
+/// backoff from 1 s.
+fn retry_after(headers: &HeaderMap, attempt: u32, longest: Duration) -> Duration {
     headers
         .get(RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<f64>().ok())
         .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
+        // 2^64 s and more do not fit a Duration: from_secs_f64 would panic.
+        .map(|s| Duration::try_from_secs_f64(s).unwrap_or(Duration::MAX))
         .unwrap_or_else(|| Duration::from_secs(1 << attempt.min(6).saturating_sub(1)))
+        .min(longest)
 }
 
 /// Daily's error text: `{"error": ..., "info": ...}` when it is JSON, else the body, shortened.
@@ -209,15 +212,26 @@ fn daily_message(text: &str) -> String {
 mod tests {
     use super::*;
 
+    const LONGEST: Duration = Duration::from_secs(60);
+
     #[test]
     fn retry_after_is_honoured_and_defaults_to_a_backoff() {
         let mut headers = HeaderMap::new();
-        assert_eq!(retry_after(&headers, 1), Duration::from_secs(1));
-        assert_eq!(retry_after(&headers, 3), Duration::from_secs(4));
+        assert_eq!(retry_after(&headers, 1, LONGEST), Duration::from_secs(1));
+        assert_eq!(retry_after(&headers, 3, LONGEST), Duration::from_secs(4));
         headers.insert(RETRY_AFTER, HeaderValue::from_static("7"));
-        assert_eq!(retry_after(&headers, 3), Duration::from_secs(7));
+        assert_eq!(retry_after(&headers, 3, LONGEST), Duration::from_secs(7));
         headers.insert(RETRY_AFTER, HeaderValue::from_static("-1"));
-        assert_eq!(retry_after(&headers, 1), Duration::from_secs(1));
+        assert_eq!(retry_after(&headers, 1, LONGEST), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_retry_after_beyond_what_a_duration_holds_is_capped_not_a_panic() {
+        for huge in ["18446744073709551616", "1e300", "3600"] {
+            let mut headers = HeaderMap::new();
+            headers.insert(RETRY_AFTER, HeaderValue::from_static(huge));
+            assert_eq!(retry_after(&headers, 1, LONGEST), LONGEST, "{huge}");
+        }
     }
 
     #[test]

@@ -1,0 +1,48 @@
+//! A misbehaving Daily API: an endless Retry-After.
+
+use std::time::{Duration, Instant};
+
+use lobbylog::daily::{client::RateLimit, webhooks};
+
+use crate::{
+    daily_api::command,
+    daily_watchdog::client,
+    fake_daily::{API_KEY, Encoding, FakeDaily, Fault},
+    helpers::eventually,
+};
+
+/// The first whole second a `Duration` cannot hold.
+const TWO_TO_THE_64: &str = "18446744073709551616";
+
+#[tokio::test]
+async fn status_waits_out_a_retry_after_of_2_to_the_64_seconds_without_crashing() {
+    let fake = FakeDaily::start(Encoding::Strings).await;
+    fake.misbehave([Fault::RateLimited(TWO_TO_THE_64)]);
+    let mut child = command(&fake, &[], &["daily", "status"]).spawn().unwrap();
+    assert!(eventually(30, || async { !fake.requests().is_empty() }).await);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let exited = child.try_wait().unwrap();
+    let _ = child.kill();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(
+        exited.map(|s| s.code()),
+        None,
+        "status ended instead of waiting: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[tokio::test]
+async fn the_client_waits_a_retry_after_of_2_to_the_64_seconds_at_its_cap_then_goes_on() {
+    let fake = FakeDaily::start(Encoding::Strings).await;
+    fake.add_webhook("https://lobbylog.example.com/webhooks/daily", true);
+    fake.misbehave([Fault::RateLimited(TWO_TO_THE_64)]);
+    let client = client(&fake.url, API_KEY).with_rate_limit(RateLimit {
+        attempts: 2,
+        longest_wait: Duration::from_millis(50),
+    });
+    let started = Instant::now();
+    let listed = webhooks::list(&client).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
