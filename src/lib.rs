@@ -15,4 +15,5 @@ pub mod shutdown;
 pub mod signature;
 pub mod sources;
 pub mod store;
+pub mod supervise;
 pub mod telemetry;

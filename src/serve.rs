@@ -19,6 +19,7 @@ use crate::{
         spool::{self, Spool},
     },
     store::{Availability, GroupCommitSettings, GroupCommitWriter},
+    supervise,
 };
 
 /// Everything `serve` is configured with, once parsed.
@@ -101,7 +102,9 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
     tokio::spawn(bring_up(global.database_url.clone()));
     let metrics = pipeline.state.metrics.clone();
     if let Some(watchdog) = Watchdog::from_args(&args.daily, pool.clone(), metrics)? {
-        tokio::spawn(watchdog.run());
+        let pause = watchdog.every;
+        let start = move || watchdog.clone().run();
+        tokio::spawn(supervise::restart_on_panic("daily watchdog", pause, start));
     }
     let (metrics, ready) = (
         pipeline.state.metrics.clone(),
