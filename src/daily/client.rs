@@ -9,7 +9,10 @@ use reqwest::{
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::args::ApiArgs;
+use super::{
+    answer::{self, ANSWER_LIMIT, Unread},
+    args::ApiArgs,
+};
 
 /// Longest wait for one whole call (connect, send, answer).
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -46,6 +49,8 @@ pub enum ApiError {
     Status { status: u16, message: String },
     #[error("Daily's answer to {what} could not be read: {detail}")]
     Decode { what: String, detail: String },
+    #[error("Daily's answer to {what} ({status}) is larger than {} MiB: stopped reading it", ANSWER_LIMIT >> 20)]
+    TooLarge { what: String, status: u16 },
 }
 
 /// How long 429s are waited out before giving up.
@@ -122,6 +127,7 @@ impl Client {
         body: Option<Value>,
     ) -> Result<T, ApiError> {
         let url = format!("{}{path}", self.base);
+        let what = || format!("{method} {path}");
         let network = |source| ApiError::Network {
             url: url.clone(),
             source,
@@ -153,11 +159,20 @@ impl Client {
                 attempt += 1;
                 continue;
             }
-            break (status, response.text().await.map_err(network)?);
+            let text = answer::read(response, ANSWER_LIMIT)
+                .await
+                .map_err(|e| match e {
+                    Unread::Network(source) => network(source),
+                    Unread::TooLarge => ApiError::TooLarge {
+                        what: what(),
+                        status: status.as_u16(),
+                    },
+                })?;
+            break (status, text);
         };
         match status {
             s if s.is_success() => serde_json::from_str(&text).map_err(|e| ApiError::Decode {
-                what: format!("{method} {path}"),
+                what: what(),
                 detail: e.to_string(),
             }),
             StatusCode::UNAUTHORIZED => Err(ApiError::BadKey),

@@ -1,5 +1,6 @@
 //! Daily's REST API: the client, webhooks, meetings, the watchdog and the `lobbylog daily` commands.
 
+pub mod answer;
 pub mod args;
 pub mod client;
 pub mod command;

@@ -1,11 +1,11 @@
-//! A misbehaving Daily API: an endless Retry-After.
+//! A misbehaving Daily API: an endless Retry-After, a huge answer.
 
 use std::time::{Duration, Instant};
 
 use lobbylog::daily::{client::RateLimit, webhooks};
 
 use crate::{
-    daily_api::command,
+    daily_api::{command, lobbylog},
     daily_watchdog::client,
     fake_daily::{API_KEY, Encoding, FakeDaily, Fault},
     helpers::eventually,
@@ -45,4 +45,15 @@ async fn the_client_waits_a_retry_after_of_2_to_the_64_seconds_at_its_cap_then_g
     let listed = webhooks::list(&client).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[tokio::test]
+async fn an_answer_past_the_size_limit_is_refused_quickly_naming_the_limit() {
+    let fake = FakeDaily::start(Encoding::Strings).await;
+    fake.misbehave([Fault::Huge(64 << 20)]);
+    let started = Instant::now();
+    let run = lobbylog(&fake, &[], &["daily", "status"]).await;
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("larger than 8 MiB"), "{}", run.stderr);
+    assert!(started.elapsed() < Duration::from_secs(20));
 }

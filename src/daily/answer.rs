@@ -1,0 +1,26 @@
+//! Daily's answers as text, read up to a byte limit.
+
+use reqwest::Response;
+
+/// Largest answer read; a page of 100 meetings with their participants should be far smaller.
+pub const ANSWER_LIMIT: usize = 8 << 20;
+
+pub enum Unread {
+    Network(reqwest::Error),
+    TooLarge,
+}
+
+/// The body of `response`, if it is no longer than `limit`.
+pub async fn read(mut response: Response, limit: usize) -> Result<String, Unread> {
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(Unread::TooLarge);
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(Unread::Network)? {
+        if bytes.len() + chunk.len() > limit {
+            return Err(Unread::TooLarge);
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
