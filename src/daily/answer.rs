@@ -1,4 +1,4 @@
-//! Daily's answers as text, read up to a byte limit.
+//! Daily's answers as text: read up to a byte limit, the API key redacted.
 
 use reqwest::Response;
 
@@ -10,8 +10,9 @@ pub enum Unread {
     TooLarge,
 }
 
-/// The body of `response`, if it is no longer than `limit`.
-pub async fn read(mut response: Response, limit: usize) -> Result<String, Unread> {
+/// The body of `response`, if it is no longer than `limit`, with every `key` replaced by
+/// `[redacted]`: an answer may echo the request's Authorization header.
+pub async fn read(mut response: Response, limit: usize, key: &str) -> Result<String, Unread> {
     if response.content_length().is_some_and(|n| n > limit as u64) {
         return Err(Unread::TooLarge);
     }
@@ -22,5 +23,22 @@ pub async fn read(mut response: Response, limit: usize) -> Result<String, Unread
         }
         bytes.extend_from_slice(&chunk);
     }
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
+    Ok(redact(&String::from_utf8_lossy(&bytes), key))
+}
+
+fn redact(text: &str, key: &str) -> String {
+    text.replace(key, "[redacted]")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_copy_of_the_key_is_redacted() {
+        assert_eq!(
+            redact("Bearer k3y and k3y", "k3y"),
+            "Bearer [redacted] and [redacted]"
+        );
+    }
 }

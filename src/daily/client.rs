@@ -75,6 +75,8 @@ pub struct Client {
     http: reqwest::Client,
     base: String,
     auth: HeaderValue,
+    /// Redacted from every answer.
+    key: String,
     rate_limit: RateLimit,
 }
 
@@ -98,6 +100,7 @@ impl Client {
             http,
             base: api.api_url.trim_end_matches('/').to_owned(),
             auth,
+            key: key.to_owned(),
             rate_limit: RateLimit::default(),
         })
     }
@@ -159,7 +162,7 @@ impl Client {
                 attempt += 1;
                 continue;
             }
-            let text = answer::read(response, ANSWER_LIMIT)
+            let text = answer::read(response, ANSWER_LIMIT, &self.key)
                 .await
                 .map_err(|e| match e {
                     Unread::Network(source) => network(source),

@@ -1,4 +1,4 @@
-//! A misbehaving Daily API: an endless Retry-After, a huge answer.
+//! A misbehaving Daily API: an endless Retry-After, a huge answer, the key echoed back.
 
 use std::time::{Duration, Instant};
 
@@ -56,4 +56,26 @@ async fn an_answer_past_the_size_limit_is_refused_quickly_naming_the_limit() {
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     assert!(run.stderr.contains("larger than 8 MiB"), "{}", run.stderr);
     assert!(started.elapsed() < Duration::from_secs(20));
+}
+
+#[tokio::test]
+async fn the_api_key_daily_echoes_back_is_never_shown() {
+    let fake = FakeDaily::start(Encoding::Strings).await;
+    fake.misbehave([Fault::EchoedKey, Fault::EchoedKey]);
+    let run = lobbylog(&fake, &[], &["daily", "status"]).await;
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let shown = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        shown.contains("Bearer [redacted]") && !shown.contains(API_KEY),
+        "{shown}"
+    );
+    let error = webhooks::list(&client(&fake.url, API_KEY))
+        .await
+        .unwrap_err();
+    // As the watchdog in `serve` logs it.
+    let logged = format!("{:#}", anyhow::Error::from(error));
+    assert!(
+        logged.contains("Bearer [redacted]") && !logged.contains(API_KEY),
+        "{logged}"
+    );
 }

@@ -1,4 +1,4 @@
-//! Answers of a misbehaving Daily: huge waits, huge bodies.
+//! Answers of a misbehaving Daily: huge waits, huge bodies, the key echoed.
 
 use axum::{
     body::{Body, Bytes},
@@ -14,15 +14,27 @@ pub enum Fault {
     RateLimited(&'static str),
     /// 200 with a JSON list padded to this many bytes, streamed without a length.
     Huge(usize),
+    /// 500 whose text repeats the Authorization header it got.
+    EchoedKey,
 }
 
 impl Fault {
-    pub fn answer(self, _headers: &HeaderMap) -> Response {
+    pub fn answer(self, headers: &HeaderMap) -> Response {
+        let authorization = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
         match self {
             Self::RateLimited(wait) => {
                 (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, wait)]).into_response()
             }
             Self::Huge(bytes) => huge(bytes),
+            Self::EchoedKey => {
+                let text =
+                    format!("upstream refused the request with Authorization: {authorization}");
+                (StatusCode::INTERNAL_SERVER_ERROR, text).into_response()
+            }
         }
     }
 }
