@@ -1,4 +1,4 @@
-//! Daily's answers as text: read up to a byte limit, the API key redacted.
+//! Daily's answers as text: read up to a byte limit, the API key redacted, control characters escaped.
 
 use reqwest::Response;
 
@@ -30,9 +30,30 @@ fn redact(text: &str, key: &str) -> String {
     text.replace(key, "[redacted]")
 }
 
+/// `text` safe to print on a terminal: control characters (ESC, CR, C1...) written as `\u{1b}`.
+pub fn printable(text: &str) -> String {
+    let mut shown = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            shown.extend(c.escape_unicode());
+        } else {
+            shown.push(c);
+        }
+    }
+    shown
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_are_escaped_and_the_rest_kept() {
+        assert_eq!(
+            printable("a\u{1b}[2Jb\r\n\u{9b}c é"),
+            r"a\u{1b}[2Jb\u{d}\u{a}\u{9b}c é"
+        );
+    }
 
     #[test]
     fn every_copy_of_the_key_is_redacted() {

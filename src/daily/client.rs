@@ -176,7 +176,7 @@ impl Client {
         match status {
             s if s.is_success() => serde_json::from_str(&text).map_err(|e| ApiError::Decode {
                 what: what(),
-                detail: e.to_string(),
+                detail: answer::printable(&e.to_string()),
             }),
             StatusCode::UNAUTHORIZED => Err(ApiError::BadKey),
             StatusCode::BAD_REQUEST => Err(ApiError::BadRequest {
@@ -208,8 +208,13 @@ fn retry_after(headers: &HeaderMap, attempt: u32, longest: Duration) -> Duration
         .min(longest)
 }
 
-/// Daily's error text: `{"error": ..., "info": ...}` when it is JSON, else the body, shortened.
+/// Daily's error text: `{"error": ..., "info": ...}` when it is JSON, else the body, shortened;
+/// printable either way.
 fn daily_message(text: &str) -> String {
+    answer::printable(&error_text(text))
+}
+
+fn error_text(text: &str) -> String {
     let parsed = serde_json::from_str::<Value>(text).ok();
     let field = |name| {
         parsed

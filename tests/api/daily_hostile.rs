@@ -1,4 +1,5 @@
-//! A misbehaving Daily API: an endless Retry-After, a huge answer, the key echoed back.
+//! A misbehaving Daily API: an endless Retry-After, a huge answer, the key echoed back, control
+//! characters in what it says.
 
 use std::time::{Duration, Instant};
 
@@ -13,6 +14,10 @@ use crate::{
 
 /// The first whole second a `Duration` cannot hold.
 const TWO_TO_THE_64: &str = "18446744073709551616";
+
+fn has_controls(text: &str) -> bool {
+    text.chars().any(|c| c.is_control() && c != '\n')
+}
 
 #[tokio::test]
 async fn status_waits_out_a_retry_after_of_2_to_the_64_seconds_without_crashing() {
@@ -78,4 +83,26 @@ async fn the_api_key_daily_echoes_back_is_never_shown() {
         logged.contains("Bearer [redacted]") && !logged.contains(API_KEY),
         "{logged}"
     );
+}
+
+#[tokio::test]
+async fn status_shows_control_characters_from_daily_escaped() {
+    let fake = FakeDaily::start(Encoding::Strings).await;
+    fake.add_webhook(
+        "https://x.example.com/\u{1b}[2J\u{1b}]0;owned\u{7}\r\u{9b}31m",
+        true,
+    );
+    let run = lobbylog(&fake, &[], &["daily", "status"]).await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(!has_controls(&run.stdout), "{:?}", run.stdout);
+    assert!(
+        run.stdout.contains(r"https://x.example.com/\u{1b}[2J"),
+        "{}",
+        run.stdout
+    );
+    fake.misbehave([Fault::Raw(500, "boom\r\u{1b}[2J\u{9b}2Jhidden")]);
+    let run = lobbylog(&fake, &[], &["daily", "status"]).await;
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(!has_controls(&run.stderr), "{:?}", run.stderr);
+    assert!(run.stderr.contains("boom"), "{}", run.stderr);
 }

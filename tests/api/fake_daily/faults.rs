@@ -1,4 +1,4 @@
-//! Answers of a misbehaving Daily: huge waits, huge bodies, the key echoed.
+//! Answers of a misbehaving Daily: huge waits, huge bodies, the key echoed, raw text.
 
 use axum::{
     body::{Body, Bytes},
@@ -16,6 +16,8 @@ pub enum Fault {
     Huge(usize),
     /// 500 whose text repeats the Authorization header it got.
     EchoedKey,
+    /// This status and this body, as is.
+    Raw(u16, &'static str),
 }
 
 impl Fault {
@@ -34,6 +36,9 @@ impl Fault {
                 let text =
                     format!("upstream refused the request with Authorization: {authorization}");
                 (StatusCode::INTERNAL_SERVER_ERROR, text).into_response()
+            }
+            Self::Raw(status, body) => {
+                (StatusCode::from_u16(status).unwrap(), body).into_response()
             }
         }
     }
