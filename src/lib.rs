@@ -16,5 +16,6 @@ pub mod shutdown;
 pub mod signature;
 pub mod sources;
 pub mod store;
+pub mod supervise;
 pub mod telemetry;
 pub mod triage;

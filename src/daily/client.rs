@@ -9,6 +9,8 @@ use reqwest::{
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::answer::{self, ANSWER_LIMIT, Unread};
+
 /// Longest wait for one whole call (connect, send, answer).
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -44,6 +46,8 @@ pub enum ApiError {
     Status { status: u16, message: String },
     #[error("Daily's answer to {what} could not be read: {detail}")]
     Decode { what: String, detail: String },
+    #[error("Daily's answer to {what} ({status}) is larger than {} MiB: stopped reading it", ANSWER_LIMIT >> 20)]
+    TooLarge { what: String, status: u16 },
 }
 
 /// How long 429s are waited out before giving up.
@@ -68,6 +72,8 @@ pub struct Client {
     http: reqwest::Client,
     base: String,
     auth: HeaderValue,
+    /// Redacted from every answer.
+    key: String,
     rate_limit: RateLimit,
 }
 
@@ -124,6 +130,7 @@ impl Client {
             http,
             base: api.url.trim_end_matches('/').to_owned(),
             auth,
+            key: key.to_owned(),
             rate_limit: RateLimit::default(),
         })
     }
@@ -153,6 +160,7 @@ impl Client {
         body: Option<Value>,
     ) -> Result<T, ApiError> {
         let url = format!("{}{path}", self.base);
+        let what = || format!("{method} {path}");
         let network = |source| ApiError::Network {
             url: url.clone(),
             source,
@@ -171,8 +179,8 @@ impl Client {
             let response = request.send().await.map_err(network)?;
             let status = response.status();
             if status == StatusCode::TOO_MANY_REQUESTS && attempt < self.rate_limit.attempts {
-                let wait =
-                    retry_after(response.headers(), attempt).min(self.rate_limit.longest_wait);
+                let longest = self.rate_limit.longest_wait;
+                let wait = retry_after(response.headers(), attempt, longest);
                 tracing::warn!(
                     path,
                     attempt,
@@ -184,12 +192,21 @@ impl Client {
                 attempt += 1;
                 continue;
             }
-            break (status, response.text().await.map_err(network)?);
+            let text = answer::read(response, ANSWER_LIMIT, &self.key)
+                .await
+                .map_err(|e| match e {
+                    Unread::Network(source) => network(source),
+                    Unread::TooLarge => ApiError::TooLarge {
+                        what: what(),
+                        status: status.as_u16(),
+                    },
+                })?;
+            break (status, text);
         };
         match status {
             s if s.is_success() => serde_json::from_str(&text).map_err(|e| ApiError::Decode {
-                what: format!("{method} {path}"),
-                detail: e.to_string(),
+                what: what(),
+                detail: answer::printable(&e.to_string()),
             }),
             StatusCode::UNAUTHORIZED => Err(ApiError::BadKey),
             StatusCode::BAD_REQUEST => Err(ApiError::BadRequest {
@@ -207,19 +224,27 @@ impl Client {
     }
 }
 
-/// The wait a 429 asks for: Retry-After in seconds, else a doubling backoff from 1 s.
-fn retry_after(headers: &HeaderMap, attempt: u32) -> Duration {
+/// The wait a 429 asks for, never over `longest`: Retry-After in seconds, else a doubling
+/// backoff from 1 s.
+fn retry_after(headers: &HeaderMap, attempt: u32, longest: Duration) -> Duration {
     headers
         .get(RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<f64>().ok())
         .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
+        // 2^64 s and more do not fit a Duration: from_secs_f64 would panic.
+        .map(|s| Duration::try_from_secs_f64(s).unwrap_or(Duration::MAX))
         .unwrap_or_else(|| Duration::from_secs(1 << attempt.min(6).saturating_sub(1)))
+        .min(longest)
 }
 
-/// Daily's error text: `{"error": ..., "info": ...}` when it is JSON, else the body, shortened.
+/// Daily's error text: `{"error": ..., "info": ...}` when it is JSON, else the body, shortened;
+/// printable either way.
 fn daily_message(text: &str) -> String {
+    answer::printable(&error_text(text))
+}
+
+fn error_text(text: &str) -> String {
     let parsed = serde_json::from_str::<Value>(text).ok();
     let field = |name| {
         parsed
@@ -240,15 +265,26 @@ fn daily_message(text: &str) -> String {
 mod tests {
     use super::*;
 
+    const LONGEST: Duration = Duration::from_secs(60);
+
     #[test]
     fn retry_after_is_honoured_and_defaults_to_a_backoff() {
         let mut headers = HeaderMap::new();
-        assert_eq!(retry_after(&headers, 1), Duration::from_secs(1));
-        assert_eq!(retry_after(&headers, 3), Duration::from_secs(4));
+        assert_eq!(retry_after(&headers, 1, LONGEST), Duration::from_secs(1));
+        assert_eq!(retry_after(&headers, 3, LONGEST), Duration::from_secs(4));
         headers.insert(RETRY_AFTER, HeaderValue::from_static("7"));
-        assert_eq!(retry_after(&headers, 3), Duration::from_secs(7));
+        assert_eq!(retry_after(&headers, 3, LONGEST), Duration::from_secs(7));
         headers.insert(RETRY_AFTER, HeaderValue::from_static("-1"));
-        assert_eq!(retry_after(&headers, 1), Duration::from_secs(1));
+        assert_eq!(retry_after(&headers, 1, LONGEST), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_retry_after_beyond_what_a_duration_holds_is_capped_not_a_panic() {
+        for huge in ["18446744073709551616", "1e300", "3600"] {
+            let mut headers = HeaderMap::new();
+            headers.insert(RETRY_AFTER, HeaderValue::from_static(huge));
+            assert_eq!(retry_after(&headers, 1, LONGEST), LONGEST, "{huge}");
+        }
     }
 
     #[test]

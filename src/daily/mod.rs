@@ -1,5 +1,6 @@
 //! Daily's REST API: the client, webhooks, meetings, delivery gaps and the watchdog.
 
+pub mod answer;
 pub mod answer_shapes;
 pub mod client;
 pub mod gaps;

@@ -20,6 +20,7 @@ use crate::metrics::Metrics;
 /// Longest wait after repeated API errors, unless the poll interval is longer.
 const LONGEST_BACKOFF: Duration = Duration::from_secs(300);
 
+#[derive(Clone)]
 pub struct Watchdog {
     pub client: Client,
     pub pool: PgPool,

@@ -1,5 +1,7 @@
 //! `lobbylog daily status|register|reactivate` against a fake of Daily's REST API.
 
+use std::process::Command;
+
 use lobbylog::signature::Verification;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -14,6 +16,11 @@ const NO_DATABASE: &str = "postgres://postgres@127.0.0.1:9/unused";
 
 /// Runs the real binary against `fake`, with `env` on top of a clean Daily configuration.
 pub async fn lobbylog(fake: &FakeDaily, env: &[(&str, &str)], args: &[&str]) -> Run {
+    helpers::run(command(fake, env, args), None).await
+}
+
+/// The real binary pointed at `fake`, not yet started.
+pub fn command(fake: &FakeDaily, env: &[(&str, &str)], args: &[&str]) -> Command {
     let mut command = helpers::lobbylog(NO_DATABASE, args);
     command
         .env("DAILY_API_URL", &fake.url)
@@ -23,7 +30,7 @@ pub async fn lobbylog(fake: &FakeDaily, env: &[(&str, &str)], args: &[&str]) -> 
     for (name, value) in env {
         command.env(name, value);
     }
-    helpers::run(command, None).await
+    command
 }
 
 fn endpoint(app: &TestApp) -> String {

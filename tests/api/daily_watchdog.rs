@@ -10,7 +10,7 @@ use crate::{
     helpers::{SECRET, Service, TestApp, TestDb, eventually, free_port, lobbylog, spawn_app},
 };
 
-fn client(url: &str, key: &str) -> Client {
+pub fn client(url: &str, key: &str) -> Client {
     let api = Api {
         key: key.parse().unwrap(),
         url: url.to_owned(),

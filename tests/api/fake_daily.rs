@@ -1,7 +1,7 @@
 //! A fake of Daily's REST API on port 0: webhooks (probing their URL like Daily) and meetings.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, VecDeque},
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -18,6 +18,9 @@ use base64::{Engine, engine::general_purpose::STANDARD};
 use serde_json::{Value, json};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 use tokio::net::TcpListener;
+
+mod faults;
+pub use faults::Fault;
 
 pub const API_KEY: &str = "daily-test-key-0123456789";
 
@@ -57,6 +60,8 @@ pub struct Fake {
     pub requests: Vec<Recorded>,
     /// The next this many calls to GET /meetings get 429.
     pub rate_limit_next: u32,
+    /// Answers given to the next calls, one each, instead of the normal ones.
+    pub faults: VecDeque<Fault>,
 }
 
 #[derive(Clone)]
@@ -73,6 +78,7 @@ impl FakeDaily {
             meetings: Vec::new(),
             requests: Vec::new(),
             rate_limit_next: 0,
+            faults: VecDeque::new(),
         }));
         let router = Router::new()
             .route("/v1/webhooks", get(list_webhooks).post(create_webhook))
@@ -107,6 +113,11 @@ impl FakeDaily {
         uuid
     }
 
+    /// Gives `faults` as the answers to the next calls, in order.
+    pub fn misbehave(&self, faults: impl IntoIterator<Item = Fault>) {
+        self.state.lock().unwrap().faults.extend(faults);
+    }
+
     pub fn webhooks(&self) -> Vec<Hook> {
         self.state.lock().unwrap().webhooks.clone()
     }
@@ -131,12 +142,19 @@ async fn record_and_authorize(State(state): Shared, request: Request, next: Next
     let (parts, body) = request.into_parts();
     let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap();
     let query = parts.uri.query().unwrap_or("");
-    state.lock().unwrap().requests.push(Recorded {
-        method: parts.method.clone(),
-        path: parts.uri.path().to_owned(),
-        query: serde_urlencoded_pairs(query),
-        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    });
+    let fault = {
+        let mut fake = state.lock().unwrap();
+        fake.requests.push(Recorded {
+            method: parts.method.clone(),
+            path: parts.uri.path().to_owned(),
+            query: serde_urlencoded_pairs(query),
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        });
+        fake.faults.pop_front()
+    };
+    if let Some(fault) = fault {
+        return fault.answer(&parts.headers);
+    }
     if !authorized(&parts.headers) {
         let body = json!({"error": "authentication-error", "info": "invalid API key"});
         return (StatusCode::UNAUTHORIZED, Json(body)).into_response();

@@ -4,6 +4,7 @@ mod batching;
 mod browser;
 mod daily;
 mod daily_api;
+mod daily_hostile;
 mod daily_meetings;
 mod daily_queries;
 mod daily_watchdog;

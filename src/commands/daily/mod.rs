@@ -14,6 +14,7 @@ use self::args::{DailyCommand, PullMeetingsArgs, ReactivateArgs, StatusArgs};
 use crate::{
     config::GlobalArgs,
     daily::{
+        answer::printable,
         client::Client,
         gaps::{self, Finder},
         meetings,
@@ -81,11 +82,11 @@ fn print_table(listed: &[Webhook]) {
         .iter()
         .map(|w| {
             [
-                w.uuid.clone(),
-                w.state.to_string(),
+                printable(&w.uuid),
+                printable(&w.state.to_string()),
                 w.failed_count().to_string(),
                 w.last_moment_pushed.map_or_else(|| "never".into(), rfc3339),
-                w.url.clone(),
+                printable(&w.url),
             ]
         })
         .collect();
@@ -105,7 +106,9 @@ fn print_table(listed: &[Webhook]) {
             .zip(widths)
             .map(|(cell, width)| format!("{cell:<width$}"))
             .collect();
-        let types = w.map_or("EVENT TYPES".into(), |w| w.event_types.join(","));
+        let types = w.map_or("EVENT TYPES".into(), |w| {
+            printable(&w.event_types.join(","))
+        });
         println!("{}  {types}", cells.join("  "));
     }
 }
@@ -142,11 +145,11 @@ async fn reactivate(global: &GlobalArgs, args: ReactivateArgs) -> anyhow::Result
         let now = webhooks::reactivate(&client, webhook).await?;
         println!(
             "{}  {}  {} ({} failed) -> {}",
-            now.uuid,
-            now.url,
-            webhook.state,
+            printable(&now.uuid),
+            printable(&now.url),
+            printable(&webhook.state.to_string()),
             webhook.failed_count(),
-            now.state
+            printable(&now.state.to_string())
         );
         if now.is_active() {
             gaps::record_active(&pool, &now, None).await?;

@@ -20,6 +20,7 @@ use crate::{
     signature::Verification,
     sources::http::HttpSettings,
     store::GroupCommitSettings,
+    supervise,
 };
 
 /// Binds, serves until SIGINT or SIGTERM. The database is prepared in the background, so webhooks
@@ -45,7 +46,8 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
         metrics,
     )?;
     if let Some(watchdog) = watchdog {
-        tokio::spawn(watchdog.run());
+        let start = move || watchdog.clone().run();
+        tokio::spawn(supervise::restart_on_panic("daily watchdog", every, start));
     }
     let (metrics, ready) = (
         pipeline.state.metrics.clone(),
