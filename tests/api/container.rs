@@ -4,7 +4,7 @@ use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::docs::{env_vars, read};
 
-/// What compose must set for lobbylog.
+/// What compose sets for lobbylog itself; every other setting comes from .env.
 const FIXED_BY_COMPOSE: [&str; 5] = [
     "DATABASE_URL",
     "LOBBYLOG_LISTEN",
@@ -84,4 +84,78 @@ fn docker_compose_parses_and_configures_lobbylog() {
             "compose does not set {var}"
         );
     }
+}
+
+#[test]
+fn compose_publishes_postgres_on_loopback_only_and_off_the_usual_port() {
+    let services = compose_services();
+    let ports = match &services["postgres"]["ports"] {
+        Yaml::BadValue => return, // not published at all: reachable on the compose network only
+        ports => ports.as_vec().expect("postgres.ports must be a list"),
+    };
+    for (ip, host_port) in ports.iter().map(published) {
+        assert_eq!(
+            ip.as_deref(),
+            Some("127.0.0.1"),
+            "Postgres, password `postgres`, must not be published on every interface: {ports:?}"
+        );
+        assert_ne!(
+            host_port, "5432",
+            "5432 clashes with a Postgres running on the host: {ports:?}"
+        );
+    }
+}
+
+#[test]
+fn compose_passes_every_setting_of_the_env_file_to_lobbylog() {
+    let lobbylog = &compose_services()["lobbylog"];
+    let files: Vec<(&str, bool)> = match &lobbylog["env_file"] {
+        Yaml::String(path) => vec![(path.as_str(), true)],
+        Yaml::Array(files) => files
+            .iter()
+            .map(|f| match f {
+                Yaml::String(path) => (path.as_str(), true),
+                _ => (
+                    f["path"].as_str().expect("env_file entries need a path"),
+                    f["required"].as_bool().unwrap_or(true),
+                ),
+            })
+            .collect(),
+        _ => panic!("lobbylog needs `env_file: .env`"),
+    };
+    assert!(
+        files
+            .iter()
+            .any(|(path, _)| ["./.env", ".env"].contains(path)),
+        "lobbylog does not read .env: {files:?}"
+    );
+    assert!(
+        files.iter().all(|(_, required)| !required),
+        "a missing env file must be fine (the secret may come from the shell): {files:?}"
+    );
+    // `environment` wins over env_file: anything more there would hide the user's .env.
+    let Yaml::Hash(environment) = &lobbylog["environment"] else {
+        panic!("lobbylog.environment must be a map");
+    };
+    for key in environment.keys().filter_map(Yaml::as_str) {
+        assert!(
+            FIXED_BY_COMPOSE.contains(&key),
+            "compose sets {key}, hiding the value in .env"
+        );
+    }
+}
+
+#[test]
+fn compose_refuses_to_start_without_a_webhook_secret() {
+    let secret = compose_services()["lobbylog"]["environment"]["DAILY_WEBHOOK_SECRET"].clone();
+    let secret = secret.as_str().unwrap_or_default();
+    // `:?` refuses an empty value as well as a missing one: .env.example's `DAILY_WEBHOOK_SECRET=`.
+    assert!(
+        secret.starts_with("${DAILY_WEBHOOK_SECRET:?") && secret.ends_with('}'),
+        "DAILY_WEBHOOK_SECRET must be required: {secret:?}"
+    );
+    assert!(
+        secret.contains(".env"),
+        "the refusal should say where to set it: {secret:?}"
+    );
 }
