@@ -1,4 +1,4 @@
-//! The container setup: docker-compose.yml.
+//! The container setup: docker-compose.yml, the Dockerfile and .dockerignore.
 
 use yaml_rust2::{Yaml, YamlLoader};
 
@@ -158,4 +158,54 @@ fn compose_refuses_to_start_without_a_webhook_secret() {
         secret.contains(".env"),
         "the refusal should say where to set it: {secret:?}"
     );
+}
+
+#[test]
+fn the_image_builds_its_dependencies_before_copying_the_sources() {
+    let dockerfile = read("Dockerfile");
+    let line_of = |needle: &str| {
+        dockerfile
+            .lines()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("the Dockerfile has no {needle:?}"))
+    };
+    let builds: Vec<usize> = dockerfile
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.contains("cargo build --release"))
+        .map(|(i, _)| i)
+        .collect();
+    let copy_sources = line_of("COPY src ");
+    assert!(line_of("COPY Cargo.toml Cargo.lock") < copy_sources);
+    assert!(
+        builds.first().is_some_and(|&b| b < copy_sources),
+        "no dependency build before `COPY src`"
+    );
+    assert!(
+        builds.last().is_some_and(|&b| b > copy_sources),
+        "no build after `COPY src`"
+    );
+    let runtime = &dockerfile[dockerfile.rfind("\nFROM ").unwrap()..];
+    let user = runtime
+        .lines()
+        .find_map(|l| l.strip_prefix("USER "))
+        .expect("the runtime image needs a USER");
+    assert!(
+        !["root", "0"].contains(&user.split(':').next().unwrap().trim()),
+        "the runtime image runs as root"
+    );
+}
+
+#[test]
+fn the_build_context_leaves_out_build_output_secrets_and_the_spool() {
+    let ignore = read(".dockerignore");
+    let patterns: Vec<&str> = ignore
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| l.trim_start_matches('/').trim_end_matches('/'))
+        .collect();
+    for path in ["target", ".env", "spool"] {
+        assert!(patterns.contains(&path), ".dockerignore lacks {path}");
+    }
 }
