@@ -1,15 +1,14 @@
-//! The docs, `.env.example` and docker-compose.yml name every variable the binary reads; the docs
-//! link to files and headings that exist, and the README links every page.
+//! The docs and `.env.example` name every variable the binary reads; the docs link to files and
+//! headings that exist, and the README links every page.
 
 use std::path::PathBuf;
 
 use clap::CommandFactory;
 use lobbylog::commands::Cli;
-use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::helpers::markdown;
 
-fn read(file: &str) -> String {
+pub fn read(file: &str) -> String {
     let path = format!("{}/{file}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
@@ -21,7 +20,8 @@ fn all_commands(command: &clap::Command) -> Vec<&clap::Command> {
     commands
 }
 
-fn env_vars() -> Vec<String> {
+/// Every environment variable a command of the binary reads.
+pub fn env_vars() -> Vec<String> {
     let cli = Cli::command();
     let mut vars: Vec<String> = all_commands(&cli)
         .iter()
@@ -135,59 +135,6 @@ fn the_readme_links_every_docs_page() {
         assert!(
             linked.contains(&PathBuf::from(page)),
             "README.md does not link {page}"
-        );
-    }
-}
-
-#[test]
-fn docker_compose_parses_and_configures_lobbylog() {
-    let docs = YamlLoader::load_from_str(&read("docker-compose.yml"))
-        .expect("docker-compose.yml is not YAML");
-    let services = &docs[0]["services"];
-    assert!(
-        !services["postgres"]["healthcheck"].is_badvalue(),
-        "postgres needs a healthcheck"
-    );
-    let lobbylog = &services["lobbylog"];
-    assert_eq!(lobbylog["build"].as_str(), Some("."));
-    assert!(
-        !lobbylog["healthcheck"].is_badvalue(),
-        "lobbylog needs a healthcheck"
-    );
-    let Yaml::Hash(environment) = &lobbylog["environment"] else {
-        panic!("lobbylog.environment must be a map");
-    };
-    let known = env_vars();
-    for key in environment.keys() {
-        let key = key.as_str().unwrap();
-        assert!(
-            key == "RUST_LOG" || known.iter().any(|k| k == key),
-            "compose sets {key}, which lobbylog does not read"
-        );
-    }
-    let ports: Vec<&str> = lobbylog["ports"]
-        .as_vec()
-        .expect("lobbylog.ports must be a list")
-        .iter()
-        .filter_map(Yaml::as_str)
-        .collect();
-    assert!(
-        ports
-            .iter()
-            .filter(|p| p.ends_with(":9090"))
-            .all(|p| p.starts_with("127.0.0.1:")),
-        "the admin listener must be published on loopback only: {ports:?}"
-    );
-    for var in [
-        "DATABASE_URL",
-        "LOBBYLOG_LISTEN",
-        "LOBBYLOG_ADMIN_LISTEN",
-        "DAILY_WEBHOOK_SECRET",
-        "LOBBYLOG_SPOOL_DIR",
-    ] {
-        assert!(
-            environment.contains_key(&Yaml::String(var.into())),
-            "compose does not set {var}"
         );
     }
 }

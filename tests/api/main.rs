@@ -2,6 +2,7 @@ mod analytics;
 mod backfill;
 mod batching;
 mod browser;
+mod container;
 mod daily;
 mod daily_api;
 mod daily_hostile;

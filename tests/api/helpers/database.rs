@@ -26,8 +26,9 @@ async fn connect_admin(url: &str) -> PgConnection {
         Ok(Ok(conn)) => conn,
         Ok(Err(e)) => panic!(
             "cannot reach Postgres at {url}: {e}\n\
-             The tests need a real Postgres. Start one (`docker compose up -d postgres`, or \
-             `pg_ctlcluster <version> main start`), or point LOBBYLOG_TEST_DATABASE_URL at one."
+             The tests need a real Postgres. Start one (`pg_ctlcluster <version> main start`), \
+             or point LOBBYLOG_TEST_DATABASE_URL at one: `docker compose up -d postgres` \
+             publishes one at postgres://postgres:postgres@localhost:5433/postgres."
         ),
         Err(_) => panic!("timed out connecting to Postgres at {url}; is it running?"),
     }
