@@ -1,6 +1,6 @@
 //! HTTP client for Daily's REST API: bearer key, a timeout on every call, 429s waited out.
 
-use std::{fmt, time::Duration};
+use std::time::Duration;
 
 use reqwest::{
     Method, StatusCode,
@@ -9,7 +9,10 @@ use reqwest::{
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::answer::{self, ANSWER_LIMIT, Unread};
+use super::{
+    Api,
+    answer::{self, ANSWER_LIMIT, Unread},
+};
 
 /// Longest wait for one whole call (connect, send, answer).
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -75,39 +78,6 @@ pub struct Client {
     /// Redacted from every answer.
     key: String,
     rate_limit: RateLimit,
-}
-
-/// How to reach Daily's REST API.
-#[derive(Debug, Clone)]
-pub struct Api {
-    pub key: ApiKey,
-    /// Base URL, `https://api.daily.co/v1` unless testing.
-    pub url: String,
-}
-
-/// Daily's API key as configured; parsing never fails so clap never echoes it, `Debug` hides it.
-#[derive(Clone, Default)]
-pub struct ApiKey(String);
-
-impl ApiKey {
-    /// The key, or None when it is unset or blank.
-    pub fn get(&self) -> Option<&str> {
-        Some(self.0.trim()).filter(|k| !k.is_empty())
-    }
-}
-
-impl std::str::FromStr for ApiKey {
-    type Err = std::convert::Infallible;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Self(s.to_owned()))
-    }
-}
-
-impl fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
 }
 
 impl Client {

@@ -2,6 +2,7 @@
 
 pub mod answer;
 pub mod answer_shapes;
+mod api_key;
 pub mod client;
 pub mod gaps;
 pub mod meetings;
@@ -10,4 +11,4 @@ pub mod watchdog;
 mod webhook_state;
 pub mod webhooks;
 
-pub use self::client::{Api, ApiKey};
+pub use self::api_key::{Api, ApiKey};

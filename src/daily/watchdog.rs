@@ -10,7 +10,8 @@ use sqlx::PgPool;
 use time::OffsetDateTime;
 
 use super::{
-    client::{Api, ApiError, Client},
+    Api,
+    client::{ApiError, Client},
     gaps::{self, Finder},
     timestamps,
     webhooks::{self, Webhook},
