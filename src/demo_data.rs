@@ -105,6 +105,15 @@ fn session(n: u64) -> String {
     format!("{n:08x}-de00-4000-8000-000000000000")
 }
 
+/// A name for the knocker of `session`, the same for every event of the session.
+fn guest_name(session: &str) -> String {
+    const NAMES: [&str; 12] = [
+        "Ada", "Bea", "Chen", "Dana", "Emil", "Femi", "Gus", "Hana", "Ines", "Jon", "Kai", "Lea",
+    ];
+    let n = u64::from_str_radix(&session[..8], 16).unwrap_or(0);
+    format!("{} ({n})", NAMES[(n % 12) as usize])
+}
+
 fn envelope(event_type: &str, id: String, at: f64, payload: Value) -> Value {
     json!({"version": "1.0.0", "type": event_type, "id": id, "event_ts": at, "payload": payload})
 }
@@ -112,7 +121,7 @@ fn envelope(event_type: &str, id: String, at: f64, payload: Value) -> Value {
 fn payload(room: &str, session: &str, joined_at: f64, duration: Option<f64>) -> Value {
     json!({
         "room": room, "session_id": session, "user_id": null,
-        "user_name": format!("Guest {}", &session[..4]), "joined_at": joined_at,
+        "user_name": guest_name(session), "joined_at": joined_at,
         "will_eject_at": null, "owner": false, "duration": duration,
         "permissions": {"hasPresence": true, "canSend": true, "canAdmin": false}
     })
