@@ -9,6 +9,7 @@ mod prune;
 mod reproject;
 mod serve;
 mod spool;
+mod spool_dir;
 
 use std::process::ExitCode;
 

@@ -12,6 +12,7 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 use sqlx::Connection;
 
+use super::spool_dir;
 use crate::{
     config::GlobalArgs,
     db::{self, Target, Verdict},
@@ -24,14 +25,9 @@ use crate::{
 
 #[derive(Debug, Clone, Args)]
 pub struct SpoolArgs {
-    /// Directory of the durable spool (the one `serve` uses; it may be running).
-    #[arg(
-        long,
-        env = "LOBBYLOG_SPOOL_DIR",
-        default_value = "spool",
-        global = true
-    )]
-    pub spool_dir: PathBuf,
+    /// Directory of the durable spool (the one `serve` uses, with the same default; it may be running).
+    #[arg(long, env = "LOBBYLOG_SPOOL_DIR", value_name = "DIR", value_parser = spool_dir::parser(), global = true)]
+    pub spool_dir: Option<PathBuf>,
 
     #[command(subcommand)]
     pub action: SpoolAction,
@@ -59,15 +55,16 @@ pub enum SpoolAction {
 }
 
 pub async fn run(global: &GlobalArgs, args: SpoolArgs) -> anyhow::Result<ExitCode> {
-    if !args.spool_dir.is_dir() {
-        bail!("no spool directory at {}", args.spool_dir.display());
+    let dir = spool_dir::resolve(args.spool_dir.as_deref())?.path;
+    if !dir.is_dir() {
+        bail!("no spool directory at {}", dir.display());
     }
     match args.action {
-        SpoolAction::List { json } => list(&args.spool_dir, json),
+        SpoolAction::List { json } => list(&dir, json),
         SpoolAction::Drain {
             into_current,
             segments,
-        } => drain(global, &args.spool_dir, into_current, &segments).await,
+        } => drain(global, &dir, into_current, &segments).await,
     }
 }
 

@@ -1,4 +1,5 @@
-//! Delivery gaps on record: opened when a webhook is found not active, closed when it is again.
+//! Delivery gaps on record: opened when a webhook is found not active, closed when it is again or
+//! when Daily no longer lists it.
 
 use anyhow::Context;
 use sqlx::PgPool;
@@ -63,4 +64,13 @@ pub async fn record_active(
     rows::close_gap(pool, &webhook.uuid, reported)
         .await
         .context("closing the gap in delivery_gaps")
+}
+
+/// Closes the open gaps of webhooks Daily no longer lists (deleted, or replaced by a new
+/// registration); returns their uuids.
+pub async fn record_gone(pool: &PgPool, listed: &[Webhook]) -> anyhow::Result<Vec<String>> {
+    let uuids: Vec<&str> = listed.iter().map(|w| w.uuid.as_str()).collect();
+    rows::close_gaps_of_gone(pool, &uuids)
+        .await
+        .context("closing the gaps of webhooks gone from Daily in delivery_gaps")
 }

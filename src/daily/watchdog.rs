@@ -39,6 +39,8 @@ struct Memory {
     settled: HashSet<String>,
     /// Gaps seen but not yet fully on record (the database was down, say), by webhook.
     unrecorded: HashMap<String, Unrecorded>,
+    /// `listed` when the gaps of the webhooks it lacks were last closed; None before the first time.
+    gone_closed_for: Option<HashSet<String>>,
 }
 
 struct Unrecorded {
@@ -108,6 +110,7 @@ impl Watchdog {
             self.metrics.forget_daily_webhook(gone);
         }
         memory.listed = uuids;
+        self.close_gone(&listed, memory).await;
         if listed.is_empty() {
             tracing::warn!("Daily lists no webhook for this domain: nothing is being delivered");
         }
@@ -116,6 +119,36 @@ impl Watchdog {
         }
         self.record(memory).await;
         Ok(())
+    }
+
+    /// Closes the gaps of webhooks Daily no longer lists: they will never be seen active again.
+    /// Asks the database only when the list changed since it last did so, or a gap of a gone
+    /// webhook waits to be written, not at every look.
+    async fn close_gone(&self, listed: &[Webhook], memory: &mut Memory) {
+        let waiting = memory.unrecorded.keys().any(|u| !memory.listed.contains(u));
+        if !waiting && memory.gone_closed_for.as_ref() == Some(&memory.listed) {
+            return;
+        }
+        match gaps::record_gone(&self.pool, listed).await {
+            Ok(closed) => {
+                for uuid in closed {
+                    tracing::info!(
+                        uuid = %uuid,
+                        "closing a delivery gap: Daily no longer lists the webhook"
+                    );
+                }
+                let listed = &memory.listed;
+                memory
+                    .unrecorded
+                    .retain(|uuid, gap| !gap.opened || listed.contains(uuid));
+                memory.settled.retain(|uuid| listed.contains(uuid));
+                memory.gone_closed_for = Some(memory.listed.clone());
+            }
+            Err(e) => tracing::error!(
+                error = format!("{e:#}"),
+                "closing the delivery gaps of webhooks gone from Daily failed; retried at the next look"
+            ),
+        }
     }
 
     async fn watch(&self, webhook: &Webhook, memory: &mut Memory) -> Result<(), ApiError> {

@@ -54,7 +54,8 @@ pub async fn close_gap(
 ) -> Result<bool, sqlx::Error> {
     let closed = sqlx::query(
         "update delivery_gaps
-         set reactivated_at = case when $2 > detected_at and $2 <= now() then $2 else now() end
+         set reactivated_at = case when $2 > detected_at and $2 <= now() then $2 else now() end,
+             closed_because = 'active_again'
          where webhook_uuid = $1 and reactivated_at is null",
     )
     .bind(webhook_uuid)
@@ -62,6 +63,23 @@ pub async fn close_gap(
     .execute(pool)
     .await?;
     Ok(closed.rows_affected() == 1)
+}
+
+/// Closes, now, the open gaps of webhooks not in `listed`: Daily no longer has them, so they will
+/// never be seen active again. Returns the webhooks whose gap it closed.
+pub async fn close_gaps_of_gone(
+    pool: &PgPool,
+    listed: &[&str],
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "update delivery_gaps
+         set reactivated_at = greatest(now(), detected_at), closed_because = 'webhook_gone'
+         where reactivated_at is null and webhook_uuid <> all($1)
+         returning webhook_uuid",
+    )
+    .bind(listed)
+    .fetch_all(pool)
+    .await
 }
 
 /// When the newest event received at or before `before` was received.

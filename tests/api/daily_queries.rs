@@ -19,8 +19,9 @@ fn at(seconds: f64) -> OffsetDateTime {
 async fn insert_gap(app: &TestApp, from: f64, to: f64) {
     sqlx::query(
         "insert into delivery_gaps (webhook_uuid, webhook_url, state, failed_count, last_event_at,
-                                    detected_at, reactivated_at, detected_by)
-         values ('0b7e9c2a', 'https://lobbylog.example.com/webhooks/daily', 'FAILED', 3, $1, $1, $2, 'watchdog')",
+                                    detected_at, reactivated_at, detected_by, closed_because)
+         values ('0b7e9c2a', 'https://lobbylog.example.com/webhooks/daily', 'FAILED', 3, $1, $1, $2,
+                 'watchdog', 'active_again')",
     )
     .bind(at(from))
     .bind(at(to))

@@ -96,13 +96,88 @@ async fn without_reactivation_the_watchdog_reports_and_keeps_the_gap_open_until_
 
     fake.state.lock().unwrap().webhooks[0].active = true;
     let closed = eventually(10, || async {
-        app.count("delivery_gaps where reactivated_at is not null")
+        app.count("delivery_gaps where closed_because = 'active_again'")
             .await
             == 1
     })
     .await;
     assert!(closed, "the gap was not closed once Daily said active");
     assert_eq!(app.count("delivery_gaps").await, 1);
+}
+
+/// Each gap's webhook, whether it is open, and why it closed.
+async fn closings(app: &TestApp) -> Vec<(String, bool, Option<String>)> {
+    sqlx::query_as(
+        "select webhook_uuid, reactivated_at is null, closed_because from delivery_gaps order by id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_gap_closes_when_daily_no_longer_lists_its_webhook_and_stays_open_while_it_does() {
+    let app = spawn_app().await;
+    let fake = FakeDaily::start(Encoding::Strings).await;
+    let gone = fake.add_webhook("https://old.example.com/webhooks/daily", false);
+    let kept = fake.add_webhook("https://lobbylog.example.com/webhooks/daily", false);
+    watch(&app, &fake, false);
+    let opened = eventually(10, || async {
+        app.count("delivery_gaps where reactivated_at is null")
+            .await
+            == 2
+    })
+    .await;
+    assert!(opened, "{:?}", closings(&app).await);
+
+    fake.state
+        .lock()
+        .unwrap()
+        .webhooks
+        .retain(|h| h.uuid != gone);
+    let closed = eventually(10, || async {
+        app.count("delivery_gaps where closed_because = 'webhook_gone'")
+            .await
+            == 1
+    })
+    .await;
+    assert!(closed, "{:?}", closings(&app).await);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        closings(&app).await,
+        [
+            (gone, false, Some("webhook_gone".into())),
+            (kept, true, None)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_gap_on_record_for_a_webhook_daily_does_not_list_is_closed_at_the_first_look() {
+    let app = spawn_app().await;
+    sqlx::query(
+        "insert into delivery_gaps (webhook_uuid, webhook_url, state, failed_count, detected_by)
+         values ('deleted-at-daily', 'https://old.example.com/webhooks/daily', 'FAILED', 3, 'reactivate')",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let fake = FakeDaily::start(Encoding::Numbers).await;
+    fake.add_webhook("https://lobbylog.example.com/webhooks/daily", true);
+    watch(&app, &fake, false);
+    let closed = eventually(10, || async {
+        app.count("delivery_gaps where closed_because = 'webhook_gone'")
+            .await
+            == 1
+    })
+    .await;
+    assert!(closed, "{:?}", closings(&app).await);
+    let closed_after_found: bool =
+        sqlx::query_scalar("select reactivated_at >= detected_at from delivery_gaps")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert!(closed_after_found);
 }
 
 #[tokio::test]

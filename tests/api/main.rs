@@ -30,4 +30,5 @@ mod proxy;
 mod reader_role;
 mod retention;
 mod signature;
+mod spool_dir;
 mod spool_target;

@@ -4,7 +4,11 @@ use std::{net::SocketAddr, path::PathBuf};
 
 use clap::Args;
 
-use crate::{commands::daily::WatchdogArgs, prune::Retention, signature::WebhookSecrets};
+use crate::{
+    commands::{daily::WatchdogArgs, spool_dir},
+    prune::Retention,
+    signature::WebhookSecrets,
+};
 
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
@@ -70,9 +74,10 @@ pub struct ServeArgs {
     #[arg(long, env = "LOBBYLOG_COMMIT_DEADLINE_MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..))]
     pub commit_deadline_ms: u64,
 
-    /// Directory of the durable spool used while Postgres cannot take writes.
-    #[arg(long, env = "LOBBYLOG_SPOOL_DIR", default_value = "spool")]
-    pub spool_dir: PathBuf,
+    /// Directory of the durable spool used while Postgres cannot take writes [default:
+    /// $STATE_DIRECTORY/spool, else $XDG_STATE_HOME/lobbylog/spool, else ~/.local/state/lobbylog/spool].
+    #[arg(long, env = "LOBBYLOG_SPOOL_DIR", value_name = "DIR", value_parser = spool_dir::parser())]
+    pub spool_dir: Option<PathBuf>,
 
     /// Most bytes the spool may hold; past that, requests get 503.
     #[arg(long, env = "LOBBYLOG_SPOOL_MAX_BYTES", default_value_t = 1024 * 1024 * 1024)]

@@ -3,12 +3,13 @@
 
 mod args;
 
-use std::{process::ExitCode, sync::Arc, time::Duration};
+use std::{path::PathBuf, process::ExitCode, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use tokio::net::TcpListener;
 
 pub use self::args::ServeArgs;
+use super::spool_dir;
 use crate::{
     config::GlobalArgs,
     daily::watchdog::Watchdog,
@@ -26,14 +27,16 @@ use crate::{
 /// Binds, serves until SIGINT or SIGTERM. The database is prepared in the background, so webhooks
 /// are accepted (and spooled) even while Postgres is down at startup.
 pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let settings = settings(&args)?;
+    let spool = spool_dir::resolve(args.spool_dir.as_deref())?;
+    tracing::info!(spool = %spool.path.display(), from = spool.from, "spool directory");
+    let settings = settings(&args, spool.path.clone())?;
     let pool = db::lazy_pool(&global.database_url, args.db_max_connections)?;
     let listeners = Listeners {
         public: bind(args.listen).await?,
         admin: bind(args.admin_listen).await?,
     };
     let pipeline = pipeline::start(pool.clone(), settings)
-        .with_context(|| format!("cannot open the spool in {}", args.spool_dir.display()))?;
+        .with_context(|| format!("cannot open the spool in {}", spool.path.display()))?;
     tokio::spawn(pipeline::bring_up(global.database_url.clone()));
     let metrics = pipeline.state.metrics.clone();
     let daily = &args.daily;
@@ -78,7 +81,7 @@ async fn bind(address: std::net::SocketAddr) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("cannot listen on {address}"))
 }
 
-fn settings(args: &ServeArgs) -> anyhow::Result<Settings> {
+fn settings(args: &ServeArgs, spool_dir: PathBuf) -> anyhow::Result<Settings> {
     anyhow::ensure!(
         args.body_budget >= args.body_limit,
         "LOBBYLOG_BODY_BUDGET ({}) must be at least LOBBYLOG_BODY_LIMIT ({})",
@@ -105,7 +108,7 @@ fn settings(args: &ServeArgs) -> anyhow::Result<Settings> {
             max_wait: Duration::from_millis(args.batch_max_wait_ms),
             deadline: Duration::from_millis(args.commit_deadline_ms),
         },
-        spool_dir: args.spool_dir.clone(),
+        spool_dir,
         spool_max_bytes: args.spool_max_bytes,
     })
 }
