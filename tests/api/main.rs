@@ -10,6 +10,7 @@ mod daily_meetings;
 mod daily_queries;
 mod daily_watchdog;
 mod dashboard;
+mod dashboard_filters;
 mod deadlines;
 mod demo;
 mod docs;
