@@ -17,6 +17,7 @@ mod docs;
 mod drift;
 mod edge;
 mod fake_daily;
+mod full_disk;
 mod grafana;
 mod hardening;
 mod health;

@@ -1,7 +1,7 @@
 //! The one thread that writes segments: groups of bodies appended under one fsync each.
 
 use std::{
-    fs::{File, OpenOptions},
+    fs::{self, File, OpenOptions},
     io::{self, Write},
     path::PathBuf,
     sync::{Arc, Mutex, atomic::Ordering},
@@ -42,6 +42,9 @@ pub(super) struct SegmentWriter {
 
 struct Active {
     file: File,
+    path: PathBuf,
+    /// When it was opened, as its name says.
+    created: u64,
     written: u64,
     /// What its header says.
     target: Target,
@@ -141,9 +144,11 @@ impl SegmentWriter {
     fn append(&mut self, header: Option<(Target, Vec<u8>)>, buffer: &[u8]) -> io::Result<()> {
         let mut head = Vec::new();
         if let Some((target, line)) = header {
-            let file = self.open_segment()?;
+            let (file, path, created) = self.open_segment()?;
             self.active = Some(Active {
                 file,
+                path,
+                created,
                 written: 0,
                 target,
             });
@@ -157,12 +162,26 @@ impl SegmentWriter {
             .and_then(|()| active.file.write_all(buffer))
             .and_then(|()| active.file.sync_data());
         if let Err(e) = written {
-            // Cut off what this failed group left, so the segment holds only acknowledged lines.
-            let _ = active
-                .file
-                .set_len(active.written)
-                .and_then(|()| active.file.sync_data());
+            if active.written == 0 {
+                // Nothing in it was acknowledged; kept, a full disk would gain a file per refusal.
+                let _ = fs::remove_file(&active.path);
+            } else {
+                // Cut off what this failed group left: the segment holds only acknowledged lines.
+                let _ = active
+                    .file
+                    .set_len(active.written)
+                    .and_then(|()| active.file.sync_data());
+            }
             return Err(e);
+        }
+        // Counted once it holds events, so a refused first write leaves the spool empty.
+        if active.written == 0 {
+            let _ = self.depth.oldest_ms.compare_exchange(
+                0,
+                active.created,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
         }
         active.written += (head.len() + buffer.len()) as u64;
         if active.written >= SEGMENT_BYTES {
@@ -171,7 +190,7 @@ impl SegmentWriter {
         Ok(())
     }
 
-    fn open_segment(&mut self) -> io::Result<File> {
+    fn open_segment(&mut self) -> io::Result<(File, PathBuf, u64)> {
         let created = now_ms();
         let path = self
             .dir
@@ -180,12 +199,12 @@ impl SegmentWriter {
             .create_new(true)
             .append(true)
             .open(&path)?;
-        // The new file's name must survive a crash too.
-        File::open(&self.dir)?.sync_all()?;
         self.next_seq += 1;
-        if self.depth.oldest_ms.load(Ordering::Relaxed) == 0 {
-            self.depth.oldest_ms.store(created, Ordering::Relaxed);
+        // The new file's name must survive a crash too.
+        if let Err(e) = File::open(&self.dir).and_then(|dir| dir.sync_all()) {
+            let _ = fs::remove_file(&path);
+            return Err(e);
         }
-        Ok(file)
+        Ok((file, path, created))
     }
 }
