@@ -1,4 +1,10 @@
-//! Group commit: concurrent requests share transactions without changing any outcome.
+//! Group commit: concurrent requests share transactions without changing any outcome; a batch
+//! wait that would miss the commit deadline is refused.
+
+use std::{
+    io::Read,
+    time::{Duration, Instant},
+};
 
 use lobbylog::{
     store::{self, Outcome},
@@ -8,7 +14,7 @@ use serde_json::Value;
 
 use crate::{
     daily,
-    helpers::{spawn_app, spawn_app_with},
+    helpers::{SECRET, TestDb, lobbylog, spawn_app, spawn_app_with},
 };
 
 fn knock(i: usize) -> Vec<u8> {
@@ -166,4 +172,40 @@ async fn an_event_whose_projection_postgres_refuses_keeps_its_raw_row() {
         "{error}"
     );
     assert_eq!(app.count("dead_letters").await, 0);
+}
+
+#[tokio::test]
+async fn a_batch_wait_not_below_the_commit_deadline_is_refused_at_startup() {
+    let (db, spool) = (TestDb::fresh().await, tempfile::tempdir().unwrap());
+    for (wait, deadline) in [("2000", "2000"), ("5000", "300")] {
+        let mut command = lobbylog(db.url(), &["serve"]);
+        command
+            .env("DAILY_WEBHOOK_SECRET", SECRET)
+            .env("LOBBYLOG_LISTEN", "127.0.0.1:0")
+            .env("LOBBYLOG_ADMIN_LISTEN", "127.0.0.1:0")
+            .env("LOBBYLOG_SPOOL_DIR", spool.path())
+            .env("LOBBYLOG_BATCH_MAX_WAIT_MS", wait)
+            .env("LOBBYLOG_COMMIT_DEADLINE_MS", deadline);
+        let mut child = command.spawn().unwrap();
+        let started = Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if started.elapsed() > Duration::from_secs(10) {
+                child.kill().unwrap();
+                child.wait().unwrap();
+                panic!("serve started with a batch wait of {wait} ms, deadline {deadline} ms");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        let says = format!(
+            "LOBBYLOG_BATCH_MAX_WAIT_MS ({wait}) must be below LOBBYLOG_COMMIT_DEADLINE_MS ({deadline})"
+        );
+        assert!(stderr.contains(&says), "{stderr}");
+    }
 }

@@ -24,6 +24,13 @@ impl Filters {
                 "room is longer than {MAX_ROOM_BYTES} bytes; no room has such a name"
             ));
         }
+        // Postgres text cannot hold NUL, and no room name holds any control character.
+        if let Some(c) = room.and_then(|r| r.chars().find(|c| c.is_control())) {
+            return Err(format!(
+                "room holds a control character (U+{:04X}); no room has such a name",
+                u32::from(c)
+            ));
+        }
         let days = match days.map(str::trim).filter(|d| !d.is_empty()) {
             None => DEFAULT_DAYS,
             Some(text) => text

@@ -88,6 +88,14 @@ fn settings(args: &ServeArgs, spool_dir: PathBuf) -> anyhow::Result<Settings> {
         args.body_budget,
         args.body_limit
     );
+    anyhow::ensure!(
+        args.batch_max_wait_ms < args.commit_deadline_ms,
+        "LOBBYLOG_BATCH_MAX_WAIT_MS ({}) must be below LOBBYLOG_COMMIT_DEADLINE_MS ({}): a batch \
+         waiting that long misses the deadline, so every event would be spooled and Postgres \
+         marked down",
+        args.batch_max_wait_ms,
+        args.commit_deadline_ms
+    );
     Ok(Settings {
         http: HttpSettings {
             verification: verification(args)?,

@@ -12,6 +12,7 @@ mod drainer;
 mod header;
 mod segment;
 pub mod set_aside;
+mod writer;
 
 use std::{
     fs::{self, File},
@@ -32,8 +33,9 @@ pub use self::{
 };
 use self::{
     header::Header,
-    segment::{Request, SegmentWriter, segments},
+    segment::segments,
     set_aside::SetAsideIndex,
+    writer::{Request, SegmentWriter},
 };
 use crate::db::{Server, Target, Verdict};
 
@@ -109,7 +111,7 @@ impl Spool {
         next_seq = next_seq.max(set_aside.highest_seq() + 1);
         segment::refresh_oldest(dir, &depth)?;
         let target = Arc::new(Mutex::new(target));
-        let (tx, rx) = mpsc::channel(segment::GROUP * 4);
+        let (tx, rx) = mpsc::channel(writer::GROUP * 4);
         let writer = SegmentWriter::new(
             dir.to_owned(),
             max_bytes,
