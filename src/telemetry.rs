@@ -6,9 +6,15 @@ use tracing_subscriber::{EnvFilter, fmt};
 
 use crate::config::LogFormat;
 
-/// Installs the global subscriber; `RUST_LOG` overrides the default `info` level.
+/// The filter without `RUST_LOG`: lobbylog's own lines from INFO, its dependencies' from WARN, so
+/// refinery and the Postgres drivers do not narrate every command (migrations are logged by
+/// `db::migrate`, once).
+const DEFAULT_FILTER: &str = "lobbylog=info,warn";
+
+/// Installs the global subscriber; `RUST_LOG` replaces `DEFAULT_FILTER`.
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let builder = fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

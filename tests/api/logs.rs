@@ -1,6 +1,6 @@
-//! What the binary writes to stderr: plain text in a pipe.
+//! What the binary writes to stderr: plain text in a pipe, and its own lines only by default.
 
-use crate::helpers::{free_port, lobbylog, run, via};
+use crate::helpers::{admin_url, database_url, drop_database, free_port, lobbylog, run, via};
 
 /// A URL to a port nobody listens on: every command fails at once with an ERROR line.
 fn unreachable_url() -> String {
@@ -17,4 +17,46 @@ async fn human_logs_written_to_a_pipe_carry_no_colour_codes() {
     assert_eq!(result.code, 1, "{result:?}");
     assert!(result.stderr.contains("ERROR"), "{result:?}");
     assert!(!result.stderr.contains('\x1b'), "{:?}", result.stderr);
+}
+
+/// The migrations this binary carries, by name (`V1__webhook_events`, ...).
+fn migration_names() -> Vec<String> {
+    let dir = format!("{}/migrations", env!("CARGO_MANIFEST_DIR"));
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter_map(|n| n.strip_suffix(".sql").map(str::to_owned))
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn migrate_without_rust_log_logs_each_migration_once_and_no_line_of_a_dependency() {
+    let name = format!("lobbylog_test_{}", uuid::Uuid::new_v4().simple());
+    let mut command = lobbylog(&database_url(&admin_url(), &name), &["migrate"]);
+    command
+        .env_remove("RUST_LOG")
+        .env("LOBBYLOG_LOG_FORMAT", "human");
+    let result = run(command, None).await;
+    drop_database(admin_url(), name);
+    assert_eq!(result.code, 0, "{result:?}");
+    // `<timestamp> <LEVEL> <target>: <message> <fields>`
+    for line in result.stderr.lines() {
+        let target = line.split_whitespace().nth(2).unwrap_or_default();
+        assert!(target.starts_with("lobbylog"), "{line}");
+    }
+    let names = migration_names();
+    assert!(names.len() >= 6, "{names:?}");
+    for migration in names {
+        let applied = format!("applied migration migration={migration}");
+        let lines = result.stderr.lines().filter(|l| l.ends_with(&applied));
+        assert_eq!(lines.count(), 1, "{migration}:\n{}", result.stderr);
+        assert_eq!(
+            result.stderr.matches(&migration).count(),
+            1,
+            "{}",
+            result.stderr
+        );
+    }
 }
