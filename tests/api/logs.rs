@@ -1,4 +1,7 @@
-//! What the binary writes to stderr: plain text in a pipe, and its own lines only by default.
+//! What the binary writes to stderr: plain text in a pipe, its own lines only by default, and JSON
+//! lines that name no source file.
+
+use serde_json::Value;
 
 use crate::helpers::{admin_url, database_url, drop_database, free_port, lobbylog, run, via};
 
@@ -57,6 +60,38 @@ async fn migrate_without_rust_log_logs_each_migration_once_and_no_line_of_a_depe
             1,
             "{}",
             result.stderr
+        );
+    }
+}
+
+#[tokio::test]
+async fn json_log_lines_name_no_source_file_not_even_for_a_dependency() {
+    let name = format!("lobbylog_test_{}", uuid::Uuid::new_v4().simple());
+    let mut command = lobbylog(&database_url(&admin_url(), &name), &["migrate"]);
+    // refinery logs through the `log` crate, whose bridge attaches the file of each line.
+    command
+        .env("RUST_LOG", "info")
+        .env("LOBBYLOG_LOG_FORMAT", "json");
+    let result = run(command, None).await;
+    drop_database(admin_url(), name);
+    assert_eq!(result.code, 0, "{result:?}");
+    let lines: Vec<Value> = result
+        .stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let from_refinery = |l: &Value| {
+        l["target"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("refinery"))
+    };
+    assert!(lines.iter().any(from_refinery), "{}", result.stderr);
+    for line in &lines {
+        let text = line.to_string();
+        assert!(!text.contains(".rs\"") && !text.contains("/src/"), "{text}");
+        assert!(
+            line["message"].is_string() && line["level"].is_string(),
+            "{text}"
         );
     }
 }

@@ -1,9 +1,12 @@
 //! Structured logs: human-readable on a terminal, JSON for collectors.
 
+mod json;
+
 use std::io::IsTerminal;
 
 use tracing_subscriber::{EnvFilter, fmt};
 
+use self::json::JsonLines;
 use crate::config::LogFormat;
 
 /// The filter without `RUST_LOG`: lobbylog's own lines from INFO, its dependencies' from WARN, so
@@ -21,7 +24,7 @@ pub fn init(format: LogFormat) {
         .with_ansi(colour());
     match format {
         LogFormat::Human => builder.init(),
-        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Json => builder.event_format(JsonLines).init(),
     }
 }
 
