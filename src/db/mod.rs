@@ -157,7 +157,7 @@ pub async fn migrate(url: &DatabaseUrl) -> anyhow::Result<()> {
     let report = embedded::migrations::runner()
         .run_async(&mut client)
         .await
-        .context("applying migrations failed")?;
+        .context("cannot apply the migrations")?;
     for migration in report.applied_migrations() {
         tracing::info!(migration = %migration, "applied migration");
     }

@@ -1,5 +1,5 @@
 //! What the binary writes to stderr: plain text in a pipe, its own lines only by default, and JSON
-//! lines that name no source file.
+//! lines that name no source file, and each cause of a failure once.
 
 use serde_json::Value;
 
@@ -94,4 +94,15 @@ async fn json_log_lines_name_no_source_file_not_even_for_a_dependency() {
             "{text}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_failure_names_each_cause_once() {
+    let result = run(lobbylog(&unreachable_url(), &["migrate"]), None).await;
+    assert_eq!(result.code, 1, "{result:?}");
+    let failed: Vec<&str> = result.stderr.lines().collect();
+    assert_eq!(failed.len(), 1, "{}", result.stderr);
+    assert!(failed[0].contains("lobbylog failed"), "{}", failed[0]);
+    assert!(failed[0].contains("cannot connect"), "{}", failed[0]);
+    assert_eq!(failed[0].matches("refused").count(), 1, "{}", failed[0]);
 }
