@@ -16,7 +16,7 @@ async fn main() -> ExitCode {
     let (global, command) = commands::Cli::parse().into_command();
     telemetry::init(global.log_format);
     commands::run(&global, command).await.unwrap_or_else(|e| {
-        tracing::error!(error = format!("{e:#}"), "lobbylog failed");
+        tracing::error!(error = telemetry::chain(&e), "lobbylog failed");
         ExitCode::FAILURE
     })
 }

@@ -18,6 +18,7 @@ use crate::{
         spool::{self, Spool},
     },
     store::{Availability, GroupCommitSettings, GroupCommitWriter},
+    telemetry,
 };
 
 /// Connections the admin listener keeps open at once; it serves a few scrapers and operators.
@@ -101,7 +102,7 @@ pub async fn bring_up(url: DatabaseUrl) {
             Ok(()) => return,
             Err(e) => {
                 tracing::error!(
-                    error = format!("{e:#}"),
+                    error = telemetry::chain(&e),
                     retry_in_s = delay.as_secs(),
                     "database not ready; spooling meanwhile"
                 );

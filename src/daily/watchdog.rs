@@ -16,7 +16,7 @@ use super::{
     timestamps,
     webhooks::{self, Webhook},
 };
-use crate::metrics::Metrics;
+use crate::{metrics::Metrics, telemetry};
 
 /// Longest wait after repeated API errors, unless the poll interval is longer.
 const LONGEST_BACKOFF: Duration = Duration::from_secs(300);
@@ -90,7 +90,7 @@ impl Watchdog {
                     failures += 1;
                     let delay = backoff(failures, self.every);
                     tracing::error!(
-                        error = format!("{:#}", anyhow::Error::from(e)),
+                        error = telemetry::chain(&e.into()),
                         retry_in_s = delay.as_secs_f64(),
                         "cannot check Daily's webhooks"
                     );
@@ -255,7 +255,7 @@ fn noted(result: anyhow::Result<bool>, webhook: &Webhook, doing: &str) -> bool {
         Err(e) => {
             tracing::error!(
                 uuid = %webhook.uuid,
-                error = format!("{e:#}"),
+                error = telemetry::chain(&e),
                 "{doing} a delivery gap failed; retried at the next look"
             );
             false

@@ -8,9 +8,13 @@ use sqlx::{
     postgres::{PgConnectOptions, PgPoolOptions},
 };
 
+mod readiness;
 mod target;
 
-pub use self::target::{Server, Target, Verdict, server_identity};
+pub use self::{
+    readiness::check_ready,
+    target::{Server, Target, Verdict, server_identity},
+};
 use crate::config::DatabaseUrl;
 
 mod embedded {
@@ -19,7 +23,8 @@ mod embedded {
 
 /// Advisory lock keys ("lobbylog" in ASCII, then a purpose), so concurrent starts serialise.
 const CREATE_LOCK: i64 = 0x6c6f_6262_796c_0001;
-const MIGRATE_LOCK: i64 = 0x6c6f_6262_796c_0002;
+/// Held by whoever migrates the database; readiness reads it to tell "migrating" from "behind".
+pub const MIGRATE_LOCK: i64 = 0x6c6f_6262_796c_0002;
 
 /// Creates the database, applies migrations and opens a pool: what `serve` and `migrate` do.
 pub async fn prepare(url: &DatabaseUrl, max_connections: u32) -> anyhow::Result<PgPool> {
@@ -157,7 +162,7 @@ pub async fn migrate(url: &DatabaseUrl) -> anyhow::Result<()> {
     let report = embedded::migrations::runner()
         .run_async(&mut client)
         .await
-        .context("applying migrations failed")?;
+        .context("cannot apply the migrations")?;
     for migration in report.applied_migrations() {
         tracing::info!(migration = %migration, "applied migration");
     }
@@ -174,23 +179,6 @@ fn latest_migration() -> i32 {
         .map(|m| m.version())
         .max()
         .unwrap_or(0)
-}
-
-/// Whether the database answers within 2 seconds and carries every migration this binary knows.
-pub async fn check_ready(pool: &PgPool) -> Result<(), String> {
-    let query = sqlx::query_scalar("select max(version) from refinery_schema_history");
-    let applied: Option<i32> = tokio::time::timeout(Duration::from_secs(2), query.fetch_one(pool))
-        .await
-        .map_err(|_| "database did not answer within 2 s".to_owned())?
-        .map_err(|e| format!("database unreachable: {e}"))?;
-    match applied {
-        Some(v) if v >= latest_migration() => Ok(()),
-        v => Err(format!(
-            "database schema at version {}, expected {}",
-            v.unwrap_or(0),
-            latest_migration()
-        )),
-    }
 }
 
 pub fn quote_ident(name: &str) -> String {

@@ -24,7 +24,8 @@ use self::{
 use crate::metrics::Metrics;
 
 /// Hyper's per-connection read buffer, at most: headers are small, and bodies are read chunk by
-/// chunk, so a connection holds little memory whatever its client sends.
+/// chunk, so a connection holds little memory whatever its client sends. A request head that does
+/// not fit is answered 431 by hyper itself, with an empty body: hyper offers no way to shape it.
 const MAX_BUFFER: usize = 16 * 1024;
 /// The listeners' names in metrics.
 pub const PUBLIC_LISTENER: &str = "public";

@@ -12,6 +12,7 @@ use super::{Age, Cutoff, Retention, prune};
 use crate::{
     metrics::Metrics,
     store::{Availability, RetentionLock, retention},
+    telemetry,
 };
 
 const EVERY: Duration = Duration::from_secs(24 * 3600);
@@ -70,7 +71,7 @@ async fn prune_daily(pool: &PgPool, metrics: &Metrics, age: Age) {
                 metrics.retention_run("failed");
                 let retry_in_s = RETRY.as_secs();
                 tracing::error!(
-                    error = format!("{e:#}"),
+                    error = telemetry::chain(&e),
                     retry_in_s,
                     "retention prune failed"
                 );

@@ -1,5 +1,5 @@
 //! The public edge under hostile clients: deadlines per connection, the connection cap, bodies
-//! refused before they are read, and bounded metric labels.
+//! refused before they are read, bounded metric labels, and what hyper answers by itself.
 
 use std::time::{Duration, Instant};
 
@@ -10,7 +10,7 @@ use crate::{
     helpers::{
         TestApp,
         attack::{closed_after, silent, slow_body, slow_header, status_line},
-        fixture, spawn_app_with,
+        fixture, markdown, spawn_app, spawn_app_with,
     },
 };
 
@@ -229,4 +229,51 @@ async fn an_unknown_event_type_is_labelled_other_however_long() {
         text.contains("lobbylog_events_total{event_type=\"other\",outcome=\"stored\"} 1"),
         "{text}"
     );
+}
+
+/// Everything the server answers to `request` until it closes the connection.
+async fn whole_answer(base: &str, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = silent(base).await;
+    stream.write_all(request).await.unwrap();
+    let mut answer = Vec::new();
+    let read = stream.read_to_end(&mut answer);
+    tokio::time::timeout(Duration::from_secs(5), read)
+        .await
+        .expect("the connection stayed open")
+        .unwrap();
+    String::from_utf8(answer).unwrap()
+}
+
+#[tokio::test]
+async fn requests_hyper_refuses_itself_get_the_bodiless_answers_the_docs_list() {
+    let app = spawn_app().await;
+    let head = "POST /webhooks/daily HTTP/1.1\r\nhost: x\r\nx-padding: ";
+    // Exactly the 16 KiB read buffer, so the server has read everything when it answers.
+    let over_the_buffer = format!("{head}{}", "a".repeat(16 * 1024 - head.len()));
+    let too_many_headers = format!("{head}a\r\n{}\r\n", "x-a: 1\r\n".repeat(100));
+    let cases = [
+        (over_the_buffer.as_str(), "431"),
+        (too_many_headers.as_str(), "431"),
+        ("P\x01ST /webhooks/daily HTTP/1.1\r\nhost: x\r\n\r\n", "400"),
+        (
+            "POST /webhooks/daily HTTP/1.1\r\ncontent-length: x\r\n\r\n",
+            "400",
+        ),
+    ];
+    let operations = markdown::read("docs/operations.md");
+    let documented = operations
+        .lines()
+        .find(|l| l.contains("hyper") && l.starts_with('|'))
+        .expect("no row for hyper's own answers in docs/operations.md");
+    for (request, status) in cases {
+        let answer = whole_answer(&app.address, request.as_bytes()).await;
+        let (head, body) = answer.split_once("\r\n\r\n").expect("a whole head");
+        assert!(head.starts_with(&format!("HTTP/1.1 {status} ")), "{answer}");
+        assert!(
+            head.contains("content-length: 0") && body.is_empty(),
+            "{answer}"
+        );
+        assert!(documented.contains(status), "{documented}");
+    }
 }

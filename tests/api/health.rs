@@ -1,10 +1,35 @@
 //! Liveness, readiness (terse on the public port, detailed on the admin one), and what the intake
 //! answers when the database is gone.
 
-use serde_json::Value;
-use sqlx::postgres::PgPoolOptions;
+use std::str::FromStr;
 
-use crate::helpers::{TestDb, fixture, free_port, spawn_app, start, via};
+use lobbylog::{config::DatabaseUrl, db};
+use serde_json::Value;
+use sqlx::{Connection, postgres::PgPoolOptions};
+
+use crate::helpers::{
+    TestApp, TestDb, admin_url, database_url, fixture, free_port, spawn_app,
+    spawn_app_behind_proxy, start, via,
+};
+
+/// The admin readiness' `detail`, once it says 503.
+async fn unready_detail(app: &TestApp) -> String {
+    let ready = app.get_admin("/readyz").await;
+    assert_eq!(ready.status(), 503);
+    let body: Value = ready.json().await.unwrap();
+    body["detail"].as_str().unwrap().to_owned()
+}
+
+/// The app with the service's own pool (its timeouts) on `url`.
+async fn app_on(url: &str) -> TestApp {
+    let url = DatabaseUrl::from_str(url).unwrap();
+    start(
+        db::lazy_pool(&url, 5).unwrap(),
+        TestDb::fresh().await,
+        |_| {},
+    )
+    .await
+}
 
 #[tokio::test]
 async fn healthz_and_readyz_answer_200_on_a_migrated_database() {
@@ -78,4 +103,78 @@ async fn readiness_fails_on_an_unmigrated_database() {
         detail["detail"].as_str().unwrap().contains("schema"),
         "{detail}"
     );
+}
+
+#[tokio::test]
+async fn admin_readiness_says_postgres_is_unreachable_when_nothing_listens_on_its_port() {
+    let port = free_port();
+    let app = app_on(&format!("postgres://postgres@127.0.0.1:{port}/lobbylog")).await;
+    let detail = unready_detail(&app).await;
+    assert!(
+        detail.starts_with(&format!("Postgres unreachable at 127.0.0.1:{port}: "))
+            && detail.contains("refused"),
+        "{detail}"
+    );
+}
+
+#[tokio::test]
+async fn admin_readiness_says_postgres_is_unreachable_when_its_connections_are_cut() {
+    let (app, proxy, _) = spawn_app_behind_proxy(|_| {}).await;
+    assert_eq!(app.get_admin("/readyz").await.status(), 200);
+    proxy.cut();
+    let detail = unready_detail(&app).await;
+    let at = format!("Postgres unreachable at 127.0.0.1:{}: ", proxy.port);
+    assert!(detail.starts_with(&at), "{detail}");
+}
+
+#[tokio::test]
+async fn admin_readiness_names_a_database_that_does_not_exist() {
+    let name = format!("lobbylog_test_{}", uuid::Uuid::new_v4().simple());
+    let app = app_on(&database_url(&admin_url(), &name)).await;
+    let detail = unready_detail(&app).await;
+    assert!(
+        detail.starts_with(&format!("database {name} does not exist on Postgres at ")),
+        "{detail}"
+    );
+}
+
+#[tokio::test]
+async fn admin_readiness_says_a_database_without_the_migrations_table_is_not_migrated() {
+    let app = spawn_app().await;
+    sqlx::query("drop table refinery_schema_history")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let detail = unready_detail(&app).await;
+    assert!(
+        detail.contains("is not migrated: no migration applied"),
+        "{detail}"
+    );
+}
+
+#[tokio::test]
+async fn admin_readiness_says_migrations_are_running_while_the_migration_lock_is_held() {
+    let app = spawn_app().await;
+    sqlx::query(
+        "delete from refinery_schema_history \
+         where version = (select max(version) from refinery_schema_history)",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let url = DatabaseUrl::from_str(&app.database_url()).unwrap();
+    let mut migrating = db::connect(&url).await.unwrap();
+    sqlx::query("select pg_advisory_lock($1)")
+        .bind(db::MIGRATE_LOCK)
+        .execute(&mut migrating)
+        .await
+        .unwrap();
+    let detail = unready_detail(&app).await;
+    assert!(
+        detail.starts_with("migrations still running: database schema at version"),
+        "{detail}"
+    );
+    migrating.close().await.unwrap();
+    let detail = unready_detail(&app).await;
+    assert!(detail.starts_with("database schema at version"), "{detail}");
 }

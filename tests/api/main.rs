@@ -25,6 +25,7 @@ mod helpers;
 mod hostile;
 mod intake;
 mod knocks;
+mod logs;
 mod markup;
 mod outage;
 mod process;

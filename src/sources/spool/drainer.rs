@@ -12,6 +12,7 @@ use crate::{
     db::{self, Server, Target, Verdict},
     metrics::Metrics,
     store::{self, Availability, Outcome},
+    telemetry,
     triage::{self, Item, Origin},
 };
 
@@ -54,7 +55,10 @@ pub async fn run(spool: Spool, pool: PgPool, availability: Availability, metrics
             }
             // Not Postgres being down: the live intake keeps writing, the drain retries next tick.
             Err(Stop::Failed(e)) => {
-                tracing::error!(error = format!("{e:#}"), "spool drain failed; will retry")
+                tracing::error!(
+                    error = telemetry::chain(&e),
+                    "spool drain failed; will retry"
+                )
             }
         }
     }
