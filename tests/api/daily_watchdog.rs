@@ -108,7 +108,8 @@ async fn without_reactivation_the_watchdog_reports_and_keeps_the_gap_open_until_
 /// Each gap's webhook, whether it is open, and why it closed.
 async fn closings(app: &TestApp) -> Vec<(String, bool, Option<String>)> {
     sqlx::query_as(
-        "select webhook_uuid, reactivated_at is null, closed_because from delivery_gaps order by id",
+        "select webhook_uuid, reactivated_at is null, closed_because from delivery_gaps
+         order by webhook_uuid",
     )
     .fetch_all(&app.pool)
     .await
