@@ -69,6 +69,7 @@ pub fn start(pool: PgPool, settings: Settings) -> std::io::Result<Pipeline> {
         writer,
         Arc::new(spool.clone()),
         metrics,
+        availability.clone(),
     );
     Ok(Pipeline {
         state,
@@ -90,8 +91,9 @@ impl Fallback for Spool {
     }
 }
 
-/// Creates and migrates the database, retrying with backoff until Postgres answers.
-pub async fn bring_up(url: DatabaseUrl) {
+/// Creates and migrates the database, retrying with backoff until Postgres answers; then the
+/// intake writes to it at once, without waiting for the drainer's next look.
+pub async fn bring_up(url: DatabaseUrl, spool: Spool, pool: PgPool, availability: Availability) {
     let mut delay = Duration::from_secs(1);
     loop {
         let prepared = async {
@@ -99,7 +101,10 @@ pub async fn bring_up(url: DatabaseUrl) {
             db::migrate(&url).await
         };
         match prepared.await {
-            Ok(()) => return,
+            Ok(()) => {
+                spool::mark_up_if_ready(&spool, &pool, &availability).await;
+                return;
+            }
             Err(e) => {
                 tracing::error!(
                     error = telemetry::chain(&e),
@@ -150,6 +155,7 @@ pub async fn serve(
         pool: state.pool.clone(),
         reads,
         metrics: metrics.clone(),
+        availability: state.availability.clone(),
         spool_levels: Arc::new(move || fallback.levels()),
     };
     tokio::join!(

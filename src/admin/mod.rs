@@ -10,7 +10,10 @@ use std::sync::Arc;
 use axum::{Router, response::Html, routing::get};
 use sqlx::PgPool;
 
-use crate::metrics::{Metrics, SpoolLevels};
+use crate::{
+    metrics::{Metrics, SpoolLevels},
+    store::Availability,
+};
 
 /// What the admin pages read.
 #[derive(Clone)]
@@ -20,6 +23,8 @@ pub struct AdminState {
     /// The dashboard's own small pool, so a heavy page never takes the intake's connections.
     pub reads: PgPool,
     pub metrics: Arc<Metrics>,
+    /// Whether the writer sends events to Postgres now.
+    pub availability: Availability,
     /// What the spool holds now.
     pub spool_levels: Arc<dyn Fn() -> SpoolLevels + Send + Sync>,
 }

@@ -20,7 +20,12 @@ pub(super) async fn metrics(State(app): State<AdminState>) -> Response {
         .into_response()
 }
 
-/// Readiness with its reason and the spool's depth.
+/// Postgres answers, but the writer has not yet been told: it is, within half a second.
+const SPOOLING: &str =
+    "Postgres is ready, but events are still spooled until the drainer's next look (0.5 s)";
+
+/// Readiness with its reason and the spool's depth: ready when the writer sends events to
+/// Postgres and Postgres answers.
 pub(super) async fn readyz(State(app): State<AdminState>) -> Response {
     let levels = (app.spool_levels)();
     let spool = json!({
@@ -30,7 +35,13 @@ pub(super) async fn readyz(State(app): State<AdminState>) -> Response {
         "set_aside_segments": levels.set_aside_segments,
         "set_aside_events": levels.set_aside_events,
     });
-    match db::check_ready(&app.pool).await {
+    let checked = db::check_ready(&app.pool)
+        .await
+        .and_then(|()| match app.availability.is_up() {
+            true => Ok(()),
+            false => Err(SPOOLING.to_owned()),
+        });
+    match checked {
         Ok(()) => Json(json!({ "status": "ready", "spool": spool })).into_response(),
         Err(detail) => (
             StatusCode::SERVICE_UNAVAILABLE,

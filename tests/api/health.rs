@@ -8,8 +8,8 @@ use serde_json::Value;
 use sqlx::{Connection, postgres::PgPoolOptions};
 
 use crate::helpers::{
-    TestApp, TestDb, admin_url, database_url, fixture, free_port, spawn_app,
-    spawn_app_behind_proxy, start, via,
+    SECRET, Service, TestApp, TestDb, admin_url, database_url, fixture, free_port, ready,
+    signed_headers, spawn_app, spawn_app_behind_proxy, start, via,
 };
 
 /// The admin readiness' `detail`, once it says 503.
@@ -177,4 +177,38 @@ async fn admin_readiness_says_migrations_are_running_while_the_migration_lock_is
     migrating.close().await.unwrap();
     let detail = unready_detail(&app).await;
     assert!(detail.starts_with("database schema at version"), "{detail}");
+}
+
+#[tokio::test]
+async fn once_readiness_says_ready_a_signed_event_is_stored_not_spooled() {
+    for attempt in 0..3 {
+        let db = TestDb::fresh().await;
+        let spool = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let service = Service::start(db.url(), spool.path(), port);
+        let base = format!("http://127.0.0.1:{port}");
+        let client = reqwest::Client::new();
+        assert!(ready(&client, &base).await, "never ready");
+        let body = crate::daily::waiting_joined(
+            "ready",
+            &format!("4ead{attempt}000-0000-4000-8000-0"),
+            1.7e9,
+        )
+        .to_string()
+        .into_bytes();
+        let mut request = client.post(format!("{base}/webhooks/daily"));
+        for (name, value) in signed_headers(SECRET, &body) {
+            request = request.header(name, value);
+        }
+        let answer: Value = request
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(answer["status"], "stored", "attempt {attempt}");
+        drop(service);
+    }
 }

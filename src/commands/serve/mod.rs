@@ -37,7 +37,12 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
     };
     let pipeline = pipeline::start(pool.clone(), settings)
         .with_context(|| format!("cannot open the spool in {}", spool.path.display()))?;
-    tokio::spawn(pipeline::bring_up(global.database_url.clone()));
+    tokio::spawn(pipeline::bring_up(
+        global.database_url.clone(),
+        pipeline.spool.clone(),
+        pool.clone(),
+        pipeline.availability.clone(),
+    ));
     let metrics = pipeline.state.metrics.clone();
     let daily = &args.daily;
     let every = Duration::from_secs(daily.poll_seconds);

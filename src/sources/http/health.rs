@@ -16,10 +16,13 @@ pub(super) async fn healthz() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
+/// Ready when the writer sends events to Postgres (so an event sent now is answered `stored`)
+/// and Postgres answers.
 pub(super) async fn readyz(State(app): State<AppState>) -> Response {
-    match db::check_ready(&app.pool).await {
-        Ok(()) => Json(json!({ "status": "ready" })).into_response(),
-        Err(_) => (
+    let ready = app.availability.is_up() && db::check_ready(&app.pool).await.is_ok();
+    match ready {
+        true => Json(json!({ "status": "ready" })).into_response(),
+        false => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({ "status": "unavailable" })),
         )

@@ -19,7 +19,7 @@ use crate::{
     edge::Deadlines,
     metrics::{Metrics, SpoolLevels},
     signature::Verification,
-    store::GroupCommitWriter,
+    store::{Availability, GroupCommitWriter},
 };
 
 /// How the intake treats requests and connections.
@@ -73,6 +73,8 @@ pub struct AppState {
     pub writer: GroupCommitWriter,
     pub fallback: Arc<dyn Fallback>,
     pub metrics: Arc<Metrics>,
+    /// Whether the writer sends events to Postgres now: what readiness reports.
+    pub availability: Availability,
     budget: BodyBudget,
     in_flight: Arc<Semaphore>,
 }
@@ -84,6 +86,7 @@ impl AppState {
         writer: GroupCommitWriter,
         fallback: Arc<dyn Fallback>,
         metrics: Arc<Metrics>,
+        availability: Availability,
     ) -> Self {
         Self {
             budget: BodyBudget::new(settings.body_budget),
@@ -93,6 +96,7 @@ impl AppState {
             writer,
             fallback,
             metrics,
+            availability,
         }
     }
 }

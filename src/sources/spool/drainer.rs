@@ -30,15 +30,8 @@ pub async fn run(spool: Spool, pool: PgPool, availability: Availability, metrics
     loop {
         tokio::time::sleep(TICK).await;
         remind(&spool, &mut reminded);
-        if !availability.is_up() {
-            if db::check_ready(&pool).await.is_err() {
-                continue;
-            }
-            // So that segments of the next outage name the database as precisely as possible.
-            if let Ok(server) = server_identity(&pool).await {
-                spool.learn(server);
-            }
-            availability.mark_up();
+        if !availability.is_up() && !mark_up_if_ready(&spool, &pool, &availability).await {
+            continue;
         }
         if spool.is_empty() {
             continue;
@@ -62,6 +55,19 @@ pub async fn run(spool: Spool, pool: PgPool, availability: Availability, metrics
             }
         }
     }
+}
+
+/// Marks Postgres as taking writes if it is reachable and carries every migration; false if not.
+pub async fn mark_up_if_ready(spool: &Spool, pool: &PgPool, availability: &Availability) -> bool {
+    if db::check_ready(pool).await.is_err() {
+        return false;
+    }
+    // So that segments of the next outage name the database as precisely as possible.
+    if let Ok(server) = server_identity(pool).await {
+        spool.learn(server);
+    }
+    availability.mark_up();
+    true
 }
 
 /// Says, at startup and then every `REMIND_EVERY`, that set-aside segments wait for an operator.

@@ -28,7 +28,7 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use self::{
     depth::{SetAsideDepth, SpoolDepth},
-    drainer::{Tally, run as drain_forever, store_segment},
+    drainer::{Tally, mark_up_if_ready, run as drain_forever, store_segment},
     segment::{now_ms, read_segment},
 };
 use self::{
