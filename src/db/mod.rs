@@ -38,18 +38,25 @@ pub async fn prepare(url: &DatabaseUrl, max_connections: u32) -> anyhow::Result<
 /// `DATABASE_URL` must not make a new, empty database.
 pub async fn open(url: &DatabaseUrl, max_connections: u32) -> anyhow::Result<PgPool> {
     let options = connect_options(url)?;
-    match PgConnection::connect_with(&options).await {
-        Ok(conn) => conn.close().await.context("closing the probe connection")?,
-        // invalid_catalog_name: the database does not exist.
-        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("3D000") => anyhow::bail!(
-            "database {} does not exist at {url}: check DATABASE_URL, or create it with \
-             `lobbylog migrate` (or `lobbylog serve`)",
-            options.get_database().unwrap_or("postgres")
-        ),
-        Err(e) => return Err(e).with_context(|| format!("cannot connect to Postgres at {url}")),
-    }
+    anyhow::ensure!(
+        database_exists(url, &options).await?,
+        "database {} does not exist at {url}: check DATABASE_URL, or create it with \
+         `lobbylog migrate` (or `lobbylog serve`)",
+        options.get_database().unwrap_or("postgres")
+    );
     migrate(url).await?;
     connect_pool(url, max_connections).await
+}
+
+/// Whether the database `options` name exists, found by connecting to it.
+async fn database_exists(url: &DatabaseUrl, options: &PgConnectOptions) -> anyhow::Result<bool> {
+    match PgConnection::connect_with(options).await {
+        Ok(conn) => conn.close().await.context("closing the probe connection")?,
+        // invalid_catalog_name: the database does not exist.
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("3D000") => return Ok(false),
+        Err(e) => return Err(e).with_context(|| format!("cannot connect to Postgres at {url}")),
+    }
+    Ok(true)
 }
 
 async fn connect_pool(url: &DatabaseUrl, max_connections: u32) -> anyhow::Result<PgPool> {
@@ -103,11 +110,8 @@ fn connect_options(url: &DatabaseUrl) -> anyhow::Result<PgConnectOptions> {
 pub async fn ensure_database(url: &DatabaseUrl) -> anyhow::Result<()> {
     let options = connect_options(url)?;
     let name = options.get_database().unwrap_or("postgres").to_owned();
-    match PgConnection::connect_with(&options).await {
-        Ok(conn) => return conn.close().await.context("closing the probe connection"),
-        // invalid_catalog_name: the database does not exist yet.
-        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("3D000") => {}
-        Err(e) => return Err(e).with_context(|| format!("cannot connect to Postgres at {url}")),
+    if database_exists(url, &options).await? {
+        return Ok(());
     }
     let mut admin = PgConnection::connect_with(&options.clone().database("postgres"))
         .await
