@@ -5,7 +5,9 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::{config::GlobalArgs, db, sources::archive};
+use anyhow::Context;
+
+use crate::{config::GlobalArgs, db, sources::archive, store};
 
 #[derive(Debug, Clone, Args)]
 pub struct BackfillArgs {
@@ -30,7 +32,14 @@ pub async fn run(global: &GlobalArgs, args: BackfillArgs) -> anyhow::Result<Exit
         true => None,
         false => Some(db::open(&global.database_url, archive::LOADERS as u32).await?),
     };
-    let report = archive::load(pool, inputs, args.batch_size as usize).await?;
+    let report = archive::load(pool.clone(), inputs, args.batch_size as usize).await?;
     println!("{report}");
+    if let Some(pool) = pool {
+        // The days the backfill touched, rolled up once now rather than piecemeal by `serve`.
+        let days = store::rollups::refresh(&pool)
+            .await
+            .context("the events are stored, but rolling up their knocks failed (`lobbylog serve` retries it)")?;
+        println!("  rollups      {days} (room, day) recomputed");
+    }
     Ok(ExitCode::from(report.exit_code()))
 }

@@ -72,6 +72,9 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<ExitCode
             .filter(|&&o| o == Outcome::Duplicate)
             .count();
     }
+    store::rollups::refresh(&pool)
+        .await
+        .context("rolling up the demo's knocks")?;
     println!(
         "demo: {} knocks in 4 rooms over {} days",
         month.knocks, args.days

@@ -7,6 +7,7 @@ use std::{
 };
 
 mod labels;
+pub mod rollups;
 
 use prometheus_client::{
     encoding::text::encode,
@@ -53,6 +54,7 @@ pub struct Metrics {
     /// When the oldest stored event was sent, in epoch milliseconds; 0 when none or not yet known.
     oldest_event_ms: AtomicU64,
     oldest_event_age: Gauge<f64, AtomicU64>,
+    pub rollups: rollups::RollupMetrics,
 }
 
 impl Default for Metrics {
@@ -163,7 +165,9 @@ impl Default for Metrics {
             "Age of the oldest raw event stored (by event_ts, else received_at), 0 when none",
             oldest_event_age.clone(),
         );
+        let rollups = rollups::RollupMetrics::registered(&mut registry);
         Self {
+            rollups,
             registry,
             pruned,
             retention_runs,

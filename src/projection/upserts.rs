@@ -22,6 +22,9 @@ pub(super) struct Table {
     name: &'static str,
     key: &'static [&'static str],
     slots: &'static [&'static [(&'static str, Kind)]],
+    /// What the upsert also leaves in `knock_rollup_marks`, in the same statement: a query over
+    /// `up`, the rows upserted (see migrations/V9__knock_rollups.sql).
+    marks: Option<(&'static str, &'static str)>,
 }
 
 use Kind::*;
@@ -44,16 +47,33 @@ const SESSION_SLOTS: &[&[(&str, Kind)]] = &[
     ],
 ];
 
+/// A knock counts on the UTC day it began: both days its start may have been read from.
+const KNOCK_DAYS: (&str, &str) = (
+    "room, joined_at, left_joined_at",
+    "insert into knock_rollup_marks (rooms, days) \
+     select array_agg(room), array_agg(day) from (select distinct room, (started at time zone 'UTC')::date as day \
+     from up, unnest(array[joined_at, left_joined_at]) as started where started is not null) m having count(*) > 0",
+);
+
 pub(super) static WAITING_SESSIONS: Table = Table {
     name: "waiting_sessions",
     key: &["room", "session_id"],
     slots: SESSION_SLOTS,
+    marks: Some(KNOCK_DAYS),
 };
+
+/// An admission changes the knock of the same session, whose day the refresh looks up.
+const ADMITTED_KNOCKS: (&str, &str) = (
+    "room, session_id",
+    "insert into knock_rollup_marks (rooms, session_ids) \
+     select array_agg(room), array_agg(session_id) from up having count(*) > 0",
+);
 
 pub(super) static PARTICIPANT_SESSIONS: Table = Table {
     name: "participant_sessions",
     key: &["room", "session_id"],
     slots: SESSION_SLOTS,
+    marks: Some(ADMITTED_KNOCKS),
 };
 
 pub(super) static MEETINGS: Table = Table {
@@ -68,6 +88,7 @@ pub(super) static MEETINGS: Table = Table {
         ],
         &[("attrs_key", Text), ("room", Text)],
     ],
+    marks: None,
 };
 
 const TABLES: [&Table; 3] = [&WAITING_SESSIONS, &PARTICIPANT_SESSIONS, &MEETINGS];
@@ -216,7 +237,7 @@ fn upsert_sql(table: &Table) -> String {
             })
         })
         .collect();
-    format!(
+    let upsert = format!(
         "insert into {table} as t ({names}) select {selected} from unnest({arrays}) as r({names}) \
          on conflict ({key}) do update set {updates}",
         table = table.name,
@@ -225,7 +246,11 @@ fn upsert_sql(table: &Table) -> String {
         arrays = arrays.join(", "),
         key = table.key.join(", "),
         updates = updates.join(", "),
-    )
+    );
+    match table.marks {
+        Some((returning, marks)) => format!("with up as ({upsert} returning {returning}) {marks}"),
+        None => upsert,
+    }
 }
 
 #[cfg(test)]
@@ -249,5 +274,15 @@ mod tests {
             sql.contains("room = case when coalesce(excluded.attrs_key <= t.attrs_key"),
             "{sql}"
         );
+    }
+
+    #[test]
+    fn session_upserts_mark_their_knocks_for_the_rollups_in_the_same_statement() {
+        for table in [&WAITING_SESSIONS, &PARTICIPANT_SESSIONS] {
+            let sql = upsert_sql(table);
+            assert!(sql.starts_with("with up as (insert into "), "{sql}");
+            assert!(sql.contains(") insert into knock_rollup_marks"), "{sql}");
+        }
+        assert!(!upsert_sql(&MEETINGS).contains("knock_rollup_marks"));
     }
 }

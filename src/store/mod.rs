@@ -11,6 +11,7 @@ pub mod reads;
 mod rebuild;
 pub mod retention;
 mod retention_lock;
+pub mod rollups;
 
 use sqlx::PgPool;
 

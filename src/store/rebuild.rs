@@ -13,7 +13,8 @@ use crate::{
 };
 
 /// Empties the normalized tables of what the raw events can rebuild, then re-projects every
-/// stored event, page by page, telling `on_page` how many are done of how many.
+/// stored event, page by page, telling `on_page` how many are done of how many; then rebuilds
+/// the knock rollups from the sessions.
 ///
 /// Safe while the intake serves: every page and every live event upsert with the same
 /// order-independent rules, so an event projected by both lands the same way. Between the clear
@@ -38,6 +39,9 @@ pub async fn rebuild_projection(
         on_page(done, total as u64);
         after = last;
     }
+    super::rollups::rebuild(pool)
+        .await
+        .context("rebuilding the knock rollups")?;
     lock.release().await?;
     Ok(done)
 }

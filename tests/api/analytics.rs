@@ -47,6 +47,7 @@ async fn load_knocks(app: &TestApp) -> Vec<f64> {
     events.push(daily::waiting_joined("lobby", "wait-1", now() - 120.0));
     events.push(daily::waiting_joined("side0", "lost-1", t - 3.0 * day));
     app.post_all(&events).await;
+    app.roll_up().await;
     abandoned_at
 }
 

@@ -58,6 +58,7 @@ async fn the_documented_gap_queries_leave_gap_days_out_and_find_what_webhooks_mi
         clean_day + 90.0,
     ));
     app.post_all(&events).await;
+    app.roll_up().await;
     insert_gap(&app, gap_day - 3_600.0, gap_day + 3_600.0).await;
 
     let rows = run(&app, &queries[0]).await;

@@ -24,6 +24,7 @@ pub async fn store_events(app: &TestApp, events: &[Value]) {
     for batch in items.chunks(500) {
         store::write(&app.pool, batch).await.unwrap();
     }
+    app.roll_up().await;
 }
 
 /// `histories` random knock histories over the last 30 days, in four rooms.

@@ -185,6 +185,13 @@ impl TestApp {
         }
     }
 
+    /// Rolls up what was stored so far, as `serve` does every few seconds.
+    pub async fn roll_up(&self) {
+        lobbylog::store::rollups::refresh(&self.pool)
+            .await
+            .expect("refreshing the knock rollups");
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client
             .get(format!("{}{path}", self.address))

@@ -32,6 +32,7 @@ mod process;
 mod proxy;
 mod reader_role;
 mod retention;
+mod rollups;
 mod signature;
 mod spool_dir;
 mod spool_target;

@@ -2,51 +2,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::store::reads::{KnockOutcome, RoomDay, RoomSummary, Tally, WAIT_BUCKETS, WaitingKnock};
+pub use super::filters::{DEFAULT_DAYS, Filters, MAX_DAYS};
 
-/// The page's filters, as checked from its query string.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Filters {
-    pub room: Option<String>,
-    pub days: u32,
-}
-
-pub const DEFAULT_DAYS: u32 = 30;
-pub const MAX_DAYS: u32 = 366;
-const MAX_ROOM_BYTES: usize = 512;
-
-impl Filters {
-    /// Checks the raw `room` and `days` parameters; an empty one means its default.
-    pub fn parse(room: Option<&str>, days: Option<&str>) -> Result<Self, String> {
-        let room = room.filter(|r| !r.is_empty());
-        if room.is_some_and(|r| r.len() > MAX_ROOM_BYTES) {
-            return Err(format!(
-                "room is longer than {MAX_ROOM_BYTES} bytes; no room has such a name"
-            ));
-        }
-        // Postgres text cannot hold NUL, and no room name holds any control character.
-        if let Some(c) = room.and_then(|r| r.chars().find(|c| c.is_control())) {
-            return Err(format!(
-                "room holds a control character (U+{:04X}); no room has such a name",
-                u32::from(c)
-            ));
-        }
-        let days = match days.map(str::trim).filter(|d| !d.is_empty()) {
-            None => DEFAULT_DAYS,
-            Some(text) => text
-                .parse::<u32>()
-                .ok()
-                .filter(|d| (1..=MAX_DAYS).contains(d))
-                .ok_or_else(|| {
-                    format!("days must be a whole number from 1 to {MAX_DAYS}, not {text:?}")
-                })?,
-        };
-        Ok(Self {
-            room: room.map(str::to_owned),
-            days,
-        })
-    }
-}
+use crate::store::reads::{
+    DayTally, KnockOutcome, RoomDay, RoomSummary, WAIT_BUCKETS, WaitingKnock,
+};
 
 /// Knocks by outcome.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -67,14 +27,11 @@ impl Counts {
         }
     }
 
-    fn add(&mut self, outcome: KnockOutcome, knocks: i64) {
-        let slot = match outcome {
-            KnockOutcome::Admitted => &mut self.admitted,
-            KnockOutcome::Abandoned => &mut self.abandoned,
-            KnockOutcome::Waiting => &mut self.waiting,
-            KnockOutcome::Unresolved => &mut self.unresolved,
-        };
-        *slot += knocks;
+    fn add(&mut self, day: &DayTally) {
+        self.admitted += i64::from(day.admitted);
+        self.abandoned += i64::from(day.abandoned);
+        self.waiting += i64::from(day.waiting);
+        self.unresolved += i64::from(day.unresolved);
     }
 
     pub fn total(&self) -> i64 {
@@ -96,7 +53,7 @@ pub fn abandon_rate(admitted: i64, abandoned: i64) -> Option<f64> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dashboard {
     pub filters: Filters,
-    /// The window's start and the page's time, in seconds since the epoch.
+    /// The window's start (a UTC midnight) and the page's time, in seconds since the epoch.
     pub since: f64,
     pub now: f64,
     /// Every UTC day of the window, oldest first, with its knocks by outcome.
@@ -111,15 +68,18 @@ pub struct Dashboard {
     pub waiting_count: i64,
     /// The filtered room's days (`knock_daily_stats`); empty without a room filter.
     pub room_days: Vec<RoomDay>,
+    /// Seconds since the oldest change not yet in the rollups; 0 when they are up to date.
+    pub rollup_lag: f64,
 }
 
 /// What the store read for one page.
 #[derive(Debug, Clone, Default)]
 pub struct Reads {
-    pub tallies: Vec<Tally>,
+    pub days: Vec<DayTally>,
     pub rooms: Vec<RoomSummary>,
     pub waiting: Vec<WaitingKnock>,
     pub room_days: Vec<RoomDay>,
+    pub rollup_lag: f64,
 }
 
 impl Dashboard {
@@ -132,20 +92,12 @@ impl Dashboard {
         let mut abandons_by_hour = [0; 24];
         let mut abandoned_waits = [0; WAIT_BUCKETS.len()];
         let mut admitted_waits = [0; WAIT_BUCKETS.len()];
-        for t in &reads.tallies {
-            days.entry(t.day.clone())
-                .or_default()
-                .add(t.outcome, t.knocks);
-            totals.add(t.outcome, t.knocks);
-            if t.outcome == KnockOutcome::Abandoned {
-                abandons_by_hour[t.hour.clamp(0, 23) as usize] += t.knocks;
-            }
-            let bucket = t.wait_bucket.map(|b| b.clamp(0, 4) as usize);
-            match (t.outcome, bucket) {
-                (KnockOutcome::Abandoned, Some(b)) => abandoned_waits[b] += t.knocks,
-                (KnockOutcome::Admitted, Some(b)) => admitted_waits[b] += t.knocks,
-                _ => {}
-            }
+        for t in &reads.days {
+            days.entry(t.day.clone()).or_default().add(t);
+            totals.add(t);
+            add_into(&mut abandons_by_hour, &t.abandoned_by_hour);
+            add_into(&mut abandoned_waits, &t.abandoned_waits);
+            add_into(&mut admitted_waits, &t.admitted_waits);
         }
         Self {
             filters,
@@ -161,6 +113,7 @@ impl Dashboard {
             waiting_count: reads.waiting.first().map_or(0, |w| w.waiting),
             waiting: reads.waiting,
             room_days: reads.room_days,
+            rollup_lag: reads.rollup_lag,
         }
     }
 
@@ -179,6 +132,19 @@ impl Dashboard {
         hours.truncate(top);
         hours
     }
+}
+
+/// Adds counts element by element; extra ones (none from the store) are left out.
+fn add_into(total: &mut [i64], counts: &[i32]) {
+    for (t, c) in total.iter_mut().zip(counts) {
+        *t += i64::from(*c);
+    }
+}
+
+/// The start (seconds since the epoch) of the UTC day `days` days before `now`: a window of whole
+/// days that holds at least the last `days` times 24 hours.
+pub fn window_start(now: f64, days: u32) -> f64 {
+    ((now - f64::from(days) * 86_400.0) / 86_400.0).floor() * 86_400.0
 }
 
 /// The UTC dates (`YYYY-MM-DD`) from that of `since` to that of `now`, both included.
@@ -207,26 +173,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn filters_default_to_thirty_days_of_every_room() {
-        let f = Filters::parse(None, None).unwrap();
-        assert_eq!((f.room, f.days), (None, 30));
-        let f = Filters::parse(Some(""), Some(" ")).unwrap();
-        assert_eq!((f.room, f.days), (None, 30));
-        let f = Filters::parse(Some("lobby"), Some("7")).unwrap();
-        assert_eq!((f.room.as_deref(), f.days), (Some("lobby"), 7));
-    }
-
-    #[test]
-    fn days_out_of_range_or_not_a_number_are_refused_saying_why() {
-        for bad in ["0", "367", "-1", "abc", "7.5", "99999999999"] {
-            let err = Filters::parse(None, Some(bad)).unwrap_err();
-            assert!(err.contains("from 1 to 366") && err.contains(bad), "{err}");
-        }
-        assert!(Filters::parse(None, Some("366")).is_ok());
-        assert!(Filters::parse(Some(&"x".repeat(513)), None).is_err());
-    }
-
-    #[test]
     fn dates_are_utc_civil_dates() {
         assert_eq!(utc_date(0), "1970-01-01");
         assert_eq!(utc_date(19_723), "2024-01-01");
@@ -236,25 +182,34 @@ mod tests {
         assert_eq!(days, ["2023-12-31", "2024-01-01", "2024-01-02"]);
     }
 
-    fn tally(day: &str, hour: i32, outcome: KnockOutcome, bucket: Option<i32>, n: i64) -> Tally {
-        Tally {
-            day: day.into(),
-            hour,
-            outcome,
-            wait_bucket: bucket,
-            knocks: n,
+    fn day(
+        date: &str,
+        counts: [i32; 4],
+        hour: usize,
+        abandoned: [i32; 5],
+        admitted: [i32; 5],
+    ) -> DayTally {
+        let mut abandoned_by_hour = vec![0; 24];
+        abandoned_by_hour[hour] = counts[1];
+        DayTally {
+            day: date.into(),
+            admitted: counts[0],
+            abandoned: counts[1],
+            waiting: counts[2],
+            unresolved: counts[3],
+            abandoned_by_hour,
+            abandoned_waits: abandoned.to_vec(),
+            admitted_waits: admitted.to_vec(),
         }
     }
 
     #[test]
-    fn tallies_fold_into_days_hours_and_wait_buckets() {
+    fn days_fold_into_totals_hours_and_wait_ranges() {
         let since = 19_723.0 * 86_400.0;
         let reads = Reads {
-            tallies: vec![
-                tally("2024-01-01", 9, KnockOutcome::Abandoned, Some(0), 2),
-                tally("2024-01-01", 9, KnockOutcome::Abandoned, Some(4), 1),
-                tally("2024-01-03", 14, KnockOutcome::Admitted, Some(1), 5),
-                tally("2024-01-03", 15, KnockOutcome::Waiting, None, 1),
+            days: vec![
+                day("2024-01-01", [0, 3, 0, 0], 9, [2, 0, 0, 0, 1], [0; 5]),
+                day("2024-01-03", [5, 0, 1, 0], 14, [0; 5], [0, 5, 0, 0, 0]),
             ],
             ..Reads::default()
         };
@@ -272,6 +227,14 @@ mod tests {
         assert_eq!(d.admitted_waits, [0, 5, 0, 0, 0]);
         assert_eq!(d.busiest_abandon_hours(5), [(9, 3)]);
         assert!(!d.is_empty());
+    }
+
+    #[test]
+    fn the_window_starts_at_the_utc_midnight_of_its_first_day() {
+        let now = 19_730.25 * 86_400.0;
+        assert_eq!(window_start(now, 1), 19_729.0 * 86_400.0);
+        assert_eq!(window_start(now, 30), 19_700.0 * 86_400.0);
+        assert_eq!(window_start(19_730.0 * 86_400.0, 7), 19_723.0 * 86_400.0);
     }
 
     #[test]

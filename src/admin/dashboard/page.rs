@@ -82,10 +82,26 @@ fn header(d: &Dashboard) -> String {
         .map(|r| format!(r#"<option value="{}">"#, escape(&r.room)))
         .collect();
     format!(
-        r#"<header><h1>Knocks</h1><p class="window">Last {days} day{s} in {scope}: knocks since {since} UTC.</p><form method="get"><label>Room<input name="room" value="{room_value}" list="room-names" placeholder="all rooms"></label><datalist id="room-names">{options}</datalist><label>Days<input name="days" type="number" min="1" max="{MAX_DAYS}" value="{days}" inputmode="numeric"></label><button type="submit">Show</button></form></header>"#,
+        r#"<header><h1>Knocks</h1><p class="window">Last {days} day{s} in {scope}: knocks since {since} UTC. <span id="freshness">{fresh}</span></p><form method="get"><label>Room<input name="room" value="{room_value}" list="room-names" placeholder="all rooms"></label><datalist id="room-names">{options}</datalist><label>Days<input name="days" type="number" min="1" max="{MAX_DAYS}" value="{days}" inputmode="numeric"></label><button type="submit">Show</button></form></header>"#,
         s = if days == 1 { "" } else { "s" },
         since = utc_minute(d.since),
+        fresh = freshness(d),
     )
+}
+
+/// What the numbers read from the rollups leave out: changes of the last seconds, if any.
+fn freshness(d: &Dashboard) -> String {
+    let source = match d.filters.room {
+        Some(_) => "The days table comes from the rollups",
+        None => "Counts come from the rollups",
+    };
+    match d.rollup_lag {
+        lag if lag < 0.5 => format!("{source}, up to date."),
+        lag => format!(
+            "{source}: changes of the last {} s are not in them yet.",
+            lag.ceil()
+        ),
+    }
 }
 
 /// `YYYY-MM-DD HH:MM` of a time in seconds since the epoch.
@@ -194,7 +210,7 @@ mod tests {
     use super::*;
     use crate::{
         admin::dashboard::model::{Filters, Reads},
-        store::reads::{RoomSummary, Tally},
+        store::reads::{DayTally, RoomSummary},
     };
 
     fn dashboard(room: Option<&str>, reads: Reads) -> Dashboard {
@@ -213,13 +229,17 @@ mod tests {
     fn names_from_the_database_are_text_and_every_chart_is_drawn() {
         let room = "<script>alert(1)</script>";
         let reads = Reads {
-            tallies: vec![Tally {
+            days: vec![DayTally {
                 day: "2023-12-09".into(),
-                hour: 3,
-                outcome: KnockOutcome::Abandoned,
-                wait_bucket: Some(1),
-                knocks: 2,
+                admitted: 0,
+                abandoned: 2,
+                waiting: 0,
+                unresolved: 0,
+                abandoned_by_hour: (0..24).map(|h| i32::from(h == 3) * 2).collect(),
+                abandoned_waits: vec![0, 2, 0, 0, 0],
+                admitted_waits: vec![0; 5],
             }],
+            rollup_lag: 3.2,
             rooms: vec![RoomSummary {
                 room: room.into(),
                 knocks: 2,
@@ -238,6 +258,10 @@ mod tests {
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
         assert_eq!(html.matches(r#"<svg class="chart""#).count(), 5);
         assert!(html.contains(r#"<dd id="abandon-rate">100.0 %</dd>"#));
+        assert!(
+            html.contains("changes of the last 4 s are not in them yet"),
+            "{html}"
+        );
     }
 
     #[test]

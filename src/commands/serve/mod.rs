@@ -1,5 +1,5 @@
-//! `lobbylog serve`: check the settings, bind both listeners, start the pipeline, the watchdog and
-//! retention, serve until SIGINT or SIGTERM.
+//! `lobbylog serve`: check the settings, bind both listeners, start the pipeline, the watchdog,
+//! retention and the rollups, serve until SIGINT or SIGTERM.
 
 mod args;
 
@@ -17,7 +17,7 @@ use crate::{
     edge::MIN_CONNECTIONS,
     pipeline::Listeners,
     pipeline::{self, Settings},
-    prune, shutdown,
+    prune, rollups, shutdown,
     signature::Verification,
     sources::http::HttpSettings,
     store::GroupCommitSettings,
@@ -64,9 +64,13 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
     tokio::spawn(prune::schedule::run(
         pool.clone(),
         metrics,
-        ready,
+        ready.clone(),
         args.retention,
     ));
+    let every = Duration::from_millis(args.rollup_interval_ms);
+    let (rollup_pool, metrics) = (pool.clone(), pipeline.state.metrics.clone());
+    let start = move || rollups::run(rollup_pool.clone(), metrics.clone(), ready.clone(), every);
+    tokio::spawn(supervise::restart_on_panic("knock rollups", every, start));
     tracing::info!(
         address = %listeners.public.local_addr()?,
         admin = %listeners.admin.local_addr()?,

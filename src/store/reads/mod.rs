@@ -1,13 +1,21 @@
-//! Dashboard reads: plain selects over the `knocks` and `knock_daily_stats` views, each bounded in time.
+//! Dashboard reads, each bounded in time: over every room from the rollups (`rollups`), over one
+//! room exactly from the sessions (`exact`).
+
+mod exact;
+mod rollups;
 
 use sqlx::PgPool;
 
-/// Which knocks a read covers: those knocked since `since` (seconds since the epoch), in one room
-/// or in all of them.
+pub use self::{
+    exact::{summarize_room, tally_room_days},
+    rollups::{summarize_rooms, tally_days},
+};
+
+/// Which knocks a read covers: those of the whole UTC days from that of `since` (seconds since the
+/// epoch, the start of a UTC day) to today.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Window {
     pub since: f64,
-    pub room: Option<String>,
 }
 
 /// How a knock ended, as the `knocks` view says.
@@ -48,45 +56,22 @@ impl TryFrom<String> for KnockOutcome {
     }
 }
 
-/// The buckets of `wait_seconds` in docs/analytics.md's query, in the order of `wait_bucket` below.
+/// The wait ranges of `knock_wait_range` (docs/analytics.md), in order.
 pub const WAIT_BUCKETS: [&str; 5] = ["0-10 s", "10-30 s", "30-60 s", "1-5 min", "5 min or more"];
 
-/// Knocks of one UTC day and hour with one outcome, and for admitted and abandoned ones, one
-/// bucket of their wait (an index into `WAIT_BUCKETS`).
+/// One UTC day's knocks (in one room or in all), as the charts need them.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
-pub struct Tally {
+pub struct DayTally {
     pub day: String,
-    pub hour: i32,
-    #[sqlx(try_from = "String")]
-    pub outcome: KnockOutcome,
-    pub wait_bucket: Option<i32>,
-    pub knocks: i64,
-}
-
-/// Counts the window's knocks by UTC day, hour, outcome and wait bucket: one pass over the
-/// window gives every chart's numbers.
-pub async fn tally_knocks(pool: &PgPool, window: &Window) -> sqlx::Result<Vec<Tally>> {
-    // width_bucket reads wait_seconds once where a CASE would compute it once per branch; a wait
-    // that is null falls in the last bucket, as in docs/analytics.md.
-    sqlx::query_as(
-        "select to_char(day, 'YYYY-MM-DD') as day, hour, outcome, wait_bucket, knocks
-         from (select (knocked_at at time zone 'UTC')::date as day,
-                      date_part('hour', knocked_at at time zone 'UTC')::int as hour,
-                      outcome,
-                      case when outcome in ('admitted', 'abandoned') then
-                          coalesce(width_bucket(wait_seconds, array[10, 30, 60, 300]::float8[]), 4)
-                      end as wait_bucket,
-                      count(*) as knocks
-               from knocks
-               where knocked_at >= to_timestamp($1) and ($2::text is null or room = $2)
-               group by 1, 2, 3, 4) t",
-    )
-    .bind(window.since)
-    .bind(window.room.as_deref())
-    // Unnamed, so each run is planned for its own room: with or without the room index.
-    .persistent(false)
-    .fetch_all(pool)
-    .await
+    pub admitted: i32,
+    pub abandoned: i32,
+    pub waiting: i32,
+    pub unresolved: i32,
+    /// Abandoned knocks by UTC hour they began, 24 counts.
+    pub abandoned_by_hour: Vec<i32>,
+    /// Abandoned and admitted knocks by wait range (`WAIT_BUCKETS`), 5 counts each.
+    pub abandoned_waits: Vec<i32>,
+    pub admitted_waits: Vec<i32>,
 }
 
 /// One room's knocks over the window, and the percentiles of their waits.
@@ -113,37 +98,6 @@ struct RoomRow {
     abandoned_waits: Option<Vec<f64>>,
     admitted_waits: Option<Vec<f64>>,
     rooms: i64,
-}
-
-/// The window's busiest rooms, most knocks first, at most `limit` of them.
-pub async fn summarize_rooms(
-    pool: &PgPool,
-    window: &Window,
-    limit: i64,
-) -> sqlx::Result<Vec<RoomSummary>> {
-    // One sort per room and outcome gives both percentiles.
-    let rows: Vec<RoomRow> = sqlx::query_as(
-        "select room, count(*) as knocks,
-                count(*) filter (where outcome = 'admitted') as admitted,
-                count(*) filter (where outcome = 'abandoned') as abandoned,
-                percentile_cont(array[0.5, 0.9]) within group (order by wait_seconds)
-                    filter (where outcome = 'abandoned') as abandoned_waits,
-                percentile_cont(array[0.5, 0.9]) within group (order by wait_seconds)
-                    filter (where outcome = 'admitted') as admitted_waits,
-                count(*) over () as rooms
-         from knocks
-         where knocked_at >= to_timestamp($1) and ($2::text is null or room = $2)
-         group by room
-         order by knocks desc, room
-         limit $3",
-    )
-    .bind(window.since)
-    .bind(window.room.as_deref())
-    .bind(limit)
-    .persistent(false)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows.into_iter().map(RoomSummary::from).collect())
 }
 
 impl From<RoomRow> for RoomSummary {
@@ -186,13 +140,27 @@ pub async fn list_waiting(
     room: Option<&str>,
     limit: i64,
 ) -> sqlx::Result<Vec<WaitingKnock>> {
+    // The `knocks` view's 'waiting', read from the sessions: knocks of the last 24 hours without a
+    // left event, less those admitted by a call session of the last 25 hours (one hashed pass),
+    // then the few left are looked up among every call session, so the list stays exact.
     sqlx::query_as(
-        "select room, session_id, user_name, coalesce(wait_seconds, 0) as waited_seconds,
+        "with candidate as (
+             select room, session_id from waiting_sessions
+             where started_at > now() - interval '24 hours' and left_event_id is null
+               and ($1::text is null or room = $1)
+             except
+             select room, session_id from participant_sessions
+             where started_at > now() - interval '25 hours' and ($1::text is null or room = $1)
+         )
+         select w.room, w.session_id, w.user_name,
+                extract(epoch from now() - w.started_at)::float8 as waited_seconds,
                 count(*) over () as waiting
-         from knocks
-         where outcome = 'waiting' and knocked_at >= now() - interval '24 hours'
-           and ($1::text is null or room = $1)
-         order by knocked_at, room, session_id
+         from candidate c
+         join waiting_sessions w on w.room = c.room and w.session_id = c.session_id
+         where w.started_at > now() - interval '24 hours' and w.left_event_id is null
+           and not exists (select from participant_sessions p
+                           where p.room = w.room and p.session_id = w.session_id)
+         order by w.started_at, w.room, w.session_id
          limit $2",
     )
     .bind(room)
@@ -231,6 +199,11 @@ pub async fn list_room_days(pool: &PgPool, room: &str, since: f64) -> sqlx::Resu
     .bind(since)
     .fetch_all(pool)
     .await
+}
+
+/// Seconds since the oldest change not yet in the rollups was committed; 0 when they are up to date.
+pub async fn rollup_lag(pool: &PgPool) -> sqlx::Result<f64> {
+    crate::store::rollups::lag_seconds(pool).await
 }
 
 /// How many stored events have an id that does not start with `prefix`.
