@@ -1,20 +1,19 @@
 -- Rollups: what the dashboard, Grafana and knock_daily_stats show, per room and UTC day of the
--- knock, kept off the intake's path. The projection only leaves a mark (one row per batch) saying
--- which knocks it touched; `knock_rollups_refresh()`, run every few seconds by `lobbylog serve`,
--- recomputes those (room, day) rows from the sessions. A recompute reads the sessions as they
--- are, so the rollups converge to what the `knocks` view says whatever order events arrive in.
+-- knock, kept off the intake's path. The projection only leaves a mark (one row per batch and
+-- table: the keys it upserted) saying which knocks it may have changed; `knock_rollups_refresh()`,
+-- run every few seconds by `lobbylog serve`, recomputes the (room, day) rows of those knocks from
+-- the sessions. A recompute reads the sessions as they are, so the rollups converge to what the
+-- `knocks` view says whatever order events arrive in.
 
--- Which rollups may be stale. No index and no key: the intake appends, the refresh takes all.
+-- Which knocks may have changed since the last refresh. No index and no key: the intake appends,
+-- the refresh takes all.
 create table knock_rollup_marks (
     -- When the marking transaction began: the oldest mark tells how far the rollups lag.
     marked_at timestamptz not null default now(),
+    -- The (room, session_id) keys of the waiting or call sessions a batch upserted: the knock of
+    -- the same key, if there is one, is rolled up again.
     rooms text[] not null,
-    -- With `rooms`: these (room, day) rollups, from waiting_sessions' start times.
-    days date[],
-    -- With `rooms`: the knocks of these sessions, from participant_sessions (an admission); their
-    -- day is read from waiting_sessions when the refresh runs.
-    session_ids text[],
-    check ((days is null) <> (session_ids is null))
+    session_ids text[] not null
 );
 
 -- Where a wait falls in the wait histograms. Exact seconds below 60 s, then buckets 1.98% wide
@@ -265,17 +264,16 @@ declare
     target_days date[];
 begin
     perform pg_advisory_xact_lock(hashtext('lobbylog.knock_rollups'));
+    -- A knock counts on the day it began; that day moves if a joined event arrives after the left
+    -- one, so both days its start was read from are recomputed.
     with taken as (
-        delete from knock_rollup_marks returning rooms, days, session_ids
+        delete from knock_rollup_marks returning rooms, session_ids
     ), target as (
-        select m.room, m.day
-        from taken, unnest(taken.rooms, taken.days) m(room, day)
-        where taken.days is not null
-        union
-        select w.room, (w.started_at at time zone 'UTC')::date
+        select distinct w.room, (started at time zone 'UTC')::date as day
         from taken, unnest(taken.rooms, taken.session_ids) m(room, session_id)
         join waiting_sessions w on w.room = m.room and w.session_id = m.session_id
-        where taken.session_ids is not null and w.started_at is not null
+        cross join lateral unnest(array[w.joined_at, w.left_joined_at]) as started
+        where started is not null
     )
     select array_agg(room), array_agg(day) into target_rooms, target_days from target;
     if target_rooms is null then

@@ -15,8 +15,9 @@ use crate::{
 };
 
 /// A refresh waits at least this many times as long as the last one took, so refreshing never
-/// takes more than about 1/20 of a Postgres connection's time away from the intake.
-const PACE: u32 = 20;
+/// takes more than about 1/50 of a Postgres connection's time away from the intake, whose load
+/// makes the days it recomputes larger.
+const PACE: u32 = 50;
 
 /// Runs until the process ends: once Postgres is up and migrated, a refresh every `every` (or
 /// `PACE` times the last refresh's duration, if longer). A failed refresh is logged once until one

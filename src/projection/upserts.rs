@@ -22,9 +22,8 @@ pub(super) struct Table {
     name: &'static str,
     key: &'static [&'static str],
     slots: &'static [&'static [(&'static str, Kind)]],
-    /// What the upsert also leaves in `knock_rollup_marks`, in the same statement: a query over
-    /// `up`, the rows upserted (see migrations/V9__knock_rollups.sql).
-    marks: Option<(&'static str, &'static str)>,
+    /// What the upsert also leaves in `knock_rollup_marks`, in the same statement.
+    marks: Option<&'static str>,
 }
 
 use Kind::*;
@@ -47,33 +46,23 @@ const SESSION_SLOTS: &[&[(&str, Kind)]] = &[
     ],
 ];
 
-/// A knock counts on the UTC day it began: both days its start may have been read from.
-const KNOCK_DAYS: (&str, &str) = (
-    "room, joined_at, left_joined_at",
-    "insert into knock_rollup_marks (rooms, days) \
-     select array_agg(room), array_agg(day) from (select distinct room, (started at time zone 'UTC')::date as day \
-     from up, unnest(array[joined_at, left_joined_at]) as started where started is not null) m having count(*) > 0",
-);
+/// The keys a session upsert may have changed the knock of, marked for the rollups in the same
+/// statement (see migrations/V9__knock_rollups.sql): `$1` and `$2` are its `room` and
+/// `session_id` arrays.
+const MARK_KNOCKS: &str = "insert into knock_rollup_marks (rooms, session_ids) values ($1, $2)";
 
 pub(super) static WAITING_SESSIONS: Table = Table {
     name: "waiting_sessions",
     key: &["room", "session_id"],
     slots: SESSION_SLOTS,
-    marks: Some(KNOCK_DAYS),
+    marks: Some(MARK_KNOCKS),
 };
-
-/// An admission changes the knock of the same session, whose day the refresh looks up.
-const ADMITTED_KNOCKS: (&str, &str) = (
-    "room, session_id",
-    "insert into knock_rollup_marks (rooms, session_ids) \
-     select array_agg(room), array_agg(session_id) from up having count(*) > 0",
-);
 
 pub(super) static PARTICIPANT_SESSIONS: Table = Table {
     name: "participant_sessions",
     key: &["room", "session_id"],
     slots: SESSION_SLOTS,
-    marks: Some(ADMITTED_KNOCKS),
+    marks: Some(MARK_KNOCKS),
 };
 
 pub(super) static MEETINGS: Table = Table {
@@ -248,7 +237,7 @@ fn upsert_sql(table: &Table) -> String {
         updates = updates.join(", "),
     );
     match table.marks {
-        Some((returning, marks)) => format!("with up as ({upsert} returning {returning}) {marks}"),
+        Some(marks) => format!("with upsert as ({upsert}) {marks}"),
         None => upsert,
     }
 }
@@ -280,8 +269,12 @@ mod tests {
     fn session_upserts_mark_their_knocks_for_the_rollups_in_the_same_statement() {
         for table in [&WAITING_SESSIONS, &PARTICIPANT_SESSIONS] {
             let sql = upsert_sql(table);
-            assert!(sql.starts_with("with up as (insert into "), "{sql}");
-            assert!(sql.contains(") insert into knock_rollup_marks"), "{sql}");
+            assert!(sql.starts_with("with upsert as (insert into "), "{sql}");
+            assert!(
+                sql.ends_with(") insert into knock_rollup_marks (rooms, session_ids) values ($1, $2)"),
+                "{sql}"
+            );
+            assert_eq!(&table.key[..2], ["room", "session_id"]);
         }
         assert!(!upsert_sql(&MEETINGS).contains("knock_rollup_marks"));
     }

@@ -96,7 +96,7 @@ pub struct ServeArgs {
     pub db_max_connections: u32,
 
     /// Milliseconds between refreshes of the knock rollups the dashboards read (longer while a
-    /// refresh is slow: it waits 20 times as long as the last one took).
+    /// refresh is slow: it waits 50 times as long as the last one took).
     #[arg(long, env = "LOBBYLOG_ROLLUP_INTERVAL_MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
     pub rollup_interval_ms: u64,
 
