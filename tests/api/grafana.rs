@@ -137,7 +137,7 @@ async fn rooms(app: &TestApp) -> Vec<String> {
 }
 
 /// The rows of one panel's query over the last `days` days.
-async fn panel_rows(app: &TestApp, title: &str, days: f64) -> Vec<Value> {
+pub async fn panel_rows(app: &TestApp, title: &str, days: f64) -> Vec<Value> {
     let (_, _, sql) = panels().into_iter().find(|(t, _, _)| t == title).unwrap();
     run(app, &as_grafana_sends(&sql, days, &rooms(app).await)).await
 }

@@ -11,7 +11,8 @@ use serde_json::Value;
 
 use crate::{
     daily,
-    dashboard::store_events,
+    dashboard::{page, store_events},
+    grafana::panel_rows,
     helpers::{
         SECRET, Service, TestApp, TestDb, eventually, free_port, now, signed_headers, spawn_app,
     },
@@ -131,6 +132,55 @@ async fn rollups_agree_with_the_knocks_view_whatever_the_order_and_however_often
     app.roll_up().await;
     assert_eq!(app.count("knock_rollup_marks").await, 0);
     assert_rollups_agree(&app, "after shuffled delivery").await;
+
+    // The page over every room: its totals are the `knocks` view's over the window's days.
+    let html = page(&app, "?days=40").await;
+    let exact = ids(
+        &app.pool,
+        "select format('%s %s %s %s', count(*), count(*) filter (where outcome = 'admitted'),
+                       count(*) filter (where outcome = 'abandoned'),
+                       count(*) filter (where outcome = 'waiting'))
+         from knocks
+         where knocked_at >= ((now() - interval '40 days') at time zone 'UTC')::date::timestamp at time zone 'UTC'",
+    )
+    .await;
+    let shown: Vec<String> = ["knocks", "admitted", "abandoned", "waiting-now"]
+        .iter()
+        .map(|id| {
+            let start = format!(r#"<dd id="{id}">"#);
+            let at = html.find(&start).unwrap_or_else(|| panic!("no {id}")) + start.len();
+            html[at..at + html[at..].find('<').unwrap()].replace(',', "")
+        })
+        .collect();
+    assert_eq!(shown.join(" "), exact[0]);
+
+    // Grafana's knocks per day, over 40 days: the `knocks` view's, day by day.
+    let panel = panel_rows(&app, "Knocks per day, by outcome", 40.0).await;
+    let panel: Vec<String> = panel
+        .iter()
+        .map(|r| {
+            let n = |k: &str| r[k].as_i64().unwrap();
+            format!(
+                "{} {} {} {} {}",
+                r["time"],
+                n("admitted"),
+                n("abandoned"),
+                n("waiting"),
+                n("unresolved")
+            )
+        })
+        .collect();
+    let exact = ids(
+        &app.pool,
+        "select format('%s %s %s %s %s', extract(epoch from day::timestamp at time zone 'UTC')::bigint,
+                       count(*) filter (where outcome = 'admitted'), count(*) filter (where outcome = 'abandoned'),
+                       count(*) filter (where outcome = 'waiting'), count(*) filter (where outcome = 'unresolved'))
+         from (select (knocked_at at time zone 'UTC')::date as day, outcome from knocks) k
+         where day >= ((now() - interval '40 days') at time zone 'UTC')::date
+         group by day order by day",
+    )
+    .await;
+    assert_eq!(panel, exact);
 }
 
 #[tokio::test]
