@@ -12,6 +12,7 @@ pub mod pipeline;
 pub mod progress;
 pub mod projection;
 pub mod prune;
+pub mod refused;
 pub mod rollups;
 pub mod shutdown;
 pub mod signature;

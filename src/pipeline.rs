@@ -13,6 +13,7 @@ use crate::{
     db,
     edge::{self, ADMIN_LISTENER, ConnectionLimits, PUBLIC_LISTENER},
     metrics::{Metrics, SpoolLevels},
+    refused::Refusals,
     sources::{
         http::{self, AppState, Fallback, HttpSettings},
         spool::{self, Spool},
@@ -70,6 +71,7 @@ pub fn start(pool: PgPool, settings: Settings) -> std::io::Result<Pipeline> {
         Arc::new(spool.clone()),
         metrics,
         availability.clone(),
+        Arc::new(Refusals::default()),
     );
     Ok(Pipeline {
         state,
@@ -157,6 +159,7 @@ pub async fn serve(
         metrics: metrics.clone(),
         availability: state.availability.clone(),
         spool_levels: Arc::new(move || fallback.levels()),
+        refusals: state.refusals.clone(),
     };
     tokio::join!(
         edge::serve(

@@ -72,8 +72,9 @@ pub(super) async fn show(
     })?;
     let filters = Filters::parse(params.room.as_deref(), params.days.as_deref())
         .map_err(DashboardError::BadFilter)?;
-    let page = dashboard::load(&app.reads, filters)
+    let mut page = dashboard::load(&app.reads, filters)
         .await
         .map_err(DashboardError::Unavailable)?;
+    page.refused = app.refusals.summary();
     Ok(html(StatusCode::OK, dashboard::render(&page)))
 }

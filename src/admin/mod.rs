@@ -4,6 +4,7 @@
 pub mod dashboard;
 mod dashboard_handler;
 mod readiness;
+mod refused;
 
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use sqlx::PgPool;
 
 use crate::{
     metrics::{Metrics, SpoolLevels},
+    refused::Refusals,
     store::Availability,
 };
 
@@ -27,6 +29,8 @@ pub struct AdminState {
     pub availability: Availability,
     /// What the spool holds now.
     pub spool_levels: Arc<dyn Fn() -> SpoolLevels + Send + Sync>,
+    /// The last requests the public listener refused.
+    pub refusals: Arc<Refusals>,
 }
 
 pub fn router(state: AdminState) -> Router {
@@ -35,6 +39,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/metrics", get(readiness::metrics))
         .route("/readyz", get(readiness::readyz))
         .route("/dashboard", get(dashboard_handler::show))
+        .route("/refused", get(refused::list))
         .with_state(state)
 }
 
@@ -46,6 +51,7 @@ async fn index() -> Html<&'static str> {
         "<li><a href=\"/dashboard\">/dashboard</a>: knocks and how they end</li>",
         "<li><a href=\"/metrics\">/metrics</a>: Prometheus metrics</li>",
         "<li><a href=\"/readyz\">/readyz</a>: readiness, with its reason and the spool's depth</li>",
+        "<li><a href=\"/refused\">/refused</a>: the last requests the webhook port refused, and why</li>",
         "</ul></body></html>"
     ))
 }

@@ -13,6 +13,7 @@ use crate::db;
 
 pub(super) async fn metrics(State(app): State<AdminState>) -> Response {
     let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    app.metrics.door.set_postgres_up(app.availability.is_up());
     (
         [(header::CONTENT_TYPE, content_type)],
         app.metrics.render((app.spool_levels)()),

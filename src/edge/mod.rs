@@ -1,7 +1,7 @@
 //! The edge of both listeners: accepting and driving connections under a cap on open connections,
 //! deadlines per connection, and a shutdown that always ends. Every byte here may be hostile.
 
-use std::{convert::Infallible, sync::Arc, time::Duration};
+use std::{convert::Infallible, net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{Router, body::Body};
 use hyper::{Request, body::Incoming, server::conn::http1, service::service_fn};
@@ -33,6 +33,10 @@ pub const ADMIN_LISTENER: &str = "admin";
 /// The fewest connections the public listener may be capped at: below this a few stalled
 /// clients, or a burst of Daily's own deliveries, would fill it.
 pub const MIN_CONNECTIONS: usize = 32;
+
+/// The address a request's connection came from, in its extensions.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub SocketAddr);
 /// Pause after a failed `accept` (out of file descriptors, ...), so it does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
@@ -59,9 +63,9 @@ pub async fn serve(
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let tracker = TaskTracker::new();
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     tracing::warn!(error = %e, listener = name, "accept failed; pausing");
                     tokio::time::sleep(ACCEPT_BACKOFF).await;
@@ -94,7 +98,7 @@ pub async fn serve(
         );
         tracker.spawn(async move {
             metrics.connection_opened(name);
-            if let Some(cut) = drive(stream, router, &watch, limits.deadlines, stop).await {
+            if let Some(cut) = drive(stream, peer, router, &watch, limits.deadlines, stop).await {
                 metrics.connection_cut(name, cut.as_str());
             }
             metrics.connection_closed(name);
@@ -121,6 +125,7 @@ pub async fn serve(
 /// returns why we closed it, if we did.
 async fn drive(
     stream: tokio::net::TcpStream,
+    peer: SocketAddr,
     router: Router,
     watch: &Arc<ConnWatch>,
     deadlines: Deadlines,
@@ -131,6 +136,7 @@ async fn drive(
         let (router, watch) = (router.clone(), service_watch.clone());
         async move {
             request.extensions_mut().insert(RequestStart(watch.since()));
+            request.extensions_mut().insert(Peer(peer));
             watch.enter(Phase::Body);
             request.extensions_mut().insert(watch.clone());
             let response = router.oneshot(request.map(Body::new)).await;

@@ -101,3 +101,8 @@ mod tests {
         assert_eq!(event_type_label("participant.joined\n"), "other");
     }
 }
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(super) struct ReasonLabels {
+    pub(super) reason: &'static str,
+}

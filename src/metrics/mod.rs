@@ -1,12 +1,11 @@
 //! Prometheus metrics: events by outcome, requests by status, batches, commits, the spool and
 //! retention.
 
-use std::{
-    sync::atomic::{AtomicU64, Ordering},
-    time::{SystemTime, UNIX_EPOCH},
-};
+use std::sync::atomic::AtomicU64;
 
+pub mod door;
 mod labels;
+pub mod retention;
 pub mod rollups;
 
 use prometheus_client::{
@@ -16,8 +15,7 @@ use prometheus_client::{
 };
 
 use self::labels::{
-    CutLabels, EventLabels, ListenerLabels, OutcomeLabels, StatusLabels, TableLabels,
-    WebhookLabels, event_type_label,
+    CutLabels, EventLabels, ListenerLabels, StatusLabels, WebhookLabels, event_type_label,
 };
 
 /// What the spool holds, read when metrics are rendered. Events, bytes and age include the
@@ -49,12 +47,9 @@ pub struct Metrics {
     daily_webhook_failed_count: Family<WebhookLabels, Gauge>,
     spool_set_aside_segments: Gauge,
     spool_set_aside_events: Gauge,
-    pruned: Family<TableLabels, Counter>,
-    retention_runs: Family<OutcomeLabels, Counter>,
-    /// When the oldest stored event was sent, in epoch milliseconds; 0 when none or not yet known.
-    oldest_event_ms: AtomicU64,
-    oldest_event_age: Gauge<f64, AtomicU64>,
+    pub retention: retention::RetentionMetrics,
     pub rollups: rollups::RollupMetrics,
+    pub door: door::DoorMetrics,
 }
 
 impl Default for Metrics {
@@ -147,32 +142,14 @@ impl Default for Metrics {
             "Events in set-aside spool segments (also counted in spool_events)",
             spool_set_aside_events.clone(),
         );
-        let pruned = Family::<TableLabels, Counter>::default();
-        registry.register(
-            "pruned_rows",
-            "Rows deleted by scheduled retention, by table (webhook_events, dead_letters)",
-            pruned.clone(),
-        );
-        let retention_runs = Family::<OutcomeLabels, Counter>::default();
-        registry.register(
-            "retention_runs",
-            "Scheduled retention runs by outcome (finished, skipped, failed)",
-            retention_runs.clone(),
-        );
-        let oldest_event_age = Gauge::<f64, AtomicU64>::default();
-        registry.register(
-            "oldest_event_age_seconds",
-            "Age of the oldest raw event stored (by event_ts, else received_at), 0 when none",
-            oldest_event_age.clone(),
-        );
+        let retention = retention::RetentionMetrics::registered(&mut registry);
         let rollups = rollups::RollupMetrics::registered(&mut registry);
+        let door = door::DoorMetrics::registered(&mut registry);
         Self {
             rollups,
+            door,
             registry,
-            pruned,
-            retention_runs,
-            oldest_event_ms: AtomicU64::new(0),
-            oldest_event_age,
+            retention,
             connections_open,
             connections_cut,
             events,
@@ -253,24 +230,6 @@ impl Metrics {
         self.daily_webhook_failed_count.remove(&labels);
     }
 
-    pub fn pruned(&self, table: &'static str, rows: u64) {
-        self.pruned
-            .get_or_create(&TableLabels { table })
-            .inc_by(rows);
-    }
-
-    pub fn retention_run(&self, outcome: &'static str) {
-        self.retention_runs
-            .get_or_create(&OutcomeLabels { outcome })
-            .inc();
-    }
-
-    /// When the oldest stored event was sent (epoch seconds), `None` when there is none.
-    pub fn set_oldest_event(&self, sent_at: Option<f64>) {
-        let ms = sent_at.map_or(0, |s| (s * 1000.0).max(1.0) as u64);
-        self.oldest_event_ms.store(ms, Ordering::Relaxed);
-    }
-
     /// The text exposition, with the spool's gauges as given.
     pub fn render(&self, spool: SpoolLevels) -> String {
         self.spool_events.set(spool.events as i64);
@@ -280,21 +239,9 @@ impl Metrics {
             .set(spool.set_aside_segments as i64);
         self.spool_set_aside_events
             .set(spool.set_aside_events as i64);
-        self.oldest_event_age
-            .set(seconds_since(self.oldest_event_ms.load(Ordering::Relaxed)));
+        self.retention.refresh();
         let mut text = String::new();
         encode(&mut text, &self.registry).expect("writing to a String cannot fail");
         text
     }
-}
-
-/// Seconds from `ms` (epoch milliseconds) to now; 0 for 0.
-fn seconds_since(ms: u64) -> f64 {
-    if ms == 0 {
-        return 0.0;
-    }
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    now.saturating_sub(ms) as f64 / 1000.0
 }

@@ -1,5 +1,5 @@
-//! Retention inside `serve`: a prune once a day when `LOBBYLOG_RETENTION` is set, and the gauge
-//! of the oldest stored event.
+//! Retention inside `serve`: a prune once a day when `LOBBYLOG_RETENTION` is set, and the gauges
+//! of the oldest and the newest stored events.
 
 use std::{
     sync::{Arc, atomic::AtomicBool},
@@ -52,8 +52,13 @@ async fn refresh_gauge_every(pool: &PgPool, metrics: &Metrics) {
 
 async fn refresh_gauge(pool: &PgPool, metrics: &Metrics) {
     match retention::oldest_event(pool).await {
-        Ok(sent_at) => metrics.set_oldest_event(sent_at),
+        Ok(sent_at) => metrics.retention.set_oldest_event(sent_at),
         Err(e) => tracing::debug!(error = %e, "cannot read the oldest event's age"),
+    }
+    // Events stored by another process (a replica, a backfill) count for the silence alert too.
+    match retention::newest_event(pool).await {
+        Ok(sent_at) => metrics.door.event_at(sent_at.unwrap_or(0.0)),
+        Err(e) => tracing::debug!(error = %e, "cannot read the newest event's time"),
     }
 }
 
@@ -63,12 +68,12 @@ async fn prune_daily(pool: &PgPool, metrics: &Metrics, age: Age) {
         tokio::time::sleep_until(next.into()).await;
         next = match prune_once(pool, metrics, age).await {
             Ok(outcome) => {
-                metrics.retention_run(outcome);
+                metrics.retention.run(outcome);
                 refresh_gauge(pool, metrics).await;
                 Instant::now() + EVERY
             }
             Err(e) => {
-                metrics.retention_run("failed");
+                metrics.retention.run("failed");
                 let retry_in_s = RETRY.as_secs();
                 tracing::error!(
                     error = telemetry::chain(&e),
@@ -94,7 +99,7 @@ async fn prune_once(pool: &PgPool, metrics: &Metrics, age: Age) -> anyhow::Resul
     let cutoff = Cutoff::before(lock.conn(), age).await?;
     let never = AtomicBool::new(false);
     let pruned = prune(lock.conn(), &cutoff, BATCH_SIZE, &never, |table, rows| {
-        metrics.pruned(table.as_str(), rows)
+        metrics.retention.pruned(table.as_str(), rows)
     })
     .await?;
     lock.release().await?;

@@ -225,6 +225,19 @@ pub async fn oldest_event(db: impl PgExecutor<'_>) -> Result<Option<f64>, sqlx::
         .await
 }
 
+/// When the newest stored event was sent (epoch seconds), `None` when there is none; one index
+/// probe per event type.
+pub async fn newest_event(db: impl PgExecutor<'_>) -> Result<Option<f64>, sqlx::Error> {
+    let sql = format!(
+        "{TYPES}
+         select extract(epoch from max((select max(event_ts) from webhook_events where event_type = t)))::float8
+         from types where t is not null"
+    );
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .fetch_one(db)
+        .await
+}
+
 /// The normalized tables and the columns naming the events a row was built from. The attributes
 /// slot needs no check: its event is always the one of the left (ended) slot, or, without one,
 /// of the joined (started) slot.

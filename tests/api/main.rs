@@ -31,6 +31,7 @@ mod outage;
 mod process;
 mod proxy;
 mod reader_role;
+mod refused;
 mod retention;
 mod rollups;
 mod signature;

@@ -1,10 +1,14 @@
-//! The page's tables: who is knocking now, the rooms, and one room's days.
+//! The page's tables: who is knocking now, the rooms, one room's days, and what the webhook port
+//! refused.
 
 use super::{
     model::{Dashboard, abandon_rate},
     text::{count, dashboard_href, data_number, escape, percent, wait},
 };
-use crate::store::reads::{RoomDay, RoomSummary};
+use crate::{
+    refused::KEPT,
+    store::reads::{RoomDay, RoomSummary},
+};
 
 fn table(id: &str, caption: &str, headers: &[&str], rows: &str) -> String {
     let head: String = headers.iter().map(|h| format!("<th>{h}</th>")).collect();
@@ -127,6 +131,31 @@ pub fn room_days_table(room: &str, days: &[RoomDay]) -> String {
         "room-days",
         &format!("Days of {}", escape(room)),
         &headers,
+        &rows,
+    )
+}
+
+/// Requests the webhook port refused lately, by reason; nothing when there were none.
+pub fn refused_table(d: &Dashboard) -> String {
+    if d.refused.is_empty() {
+        return String::new();
+    }
+    let rows: String = d
+        .refused
+        .iter()
+        .map(|r| {
+            format!(
+                r#"<tr data-reason="{reason}" data-requests="{n}"><td><a href="/refused?reason={reason}">{reason}</a></td><td>{n}</td><td>{last}</td></tr>"#,
+                reason = r.reason,
+                n = r.requests,
+                last = super::text::utc_minute(r.last_at),
+            )
+        })
+        .collect();
+    table(
+        "refused",
+        &format!("Refused at the webhook port, among the last {KEPT} refusals"),
+        &["reason", "requests", "last (UTC)"],
         &rows,
     )
 }

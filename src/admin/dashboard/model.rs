@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 pub use super::filters::{DEFAULT_DAYS, Filters, MAX_DAYS};
 
+use crate::refused::ReasonSummary;
 use crate::store::reads::{
     DayTally, KnockOutcome, RoomDay, RoomSummary, WAIT_BUCKETS, WaitingKnock,
 };
@@ -70,6 +71,8 @@ pub struct Dashboard {
     pub room_days: Vec<RoomDay>,
     /// Seconds since the oldest change not yet in the rollups; 0 when they are up to date.
     pub rollup_lag: f64,
+    /// What the webhook port refused lately, by reason (not a database read).
+    pub refused: Vec<ReasonSummary>,
 }
 
 /// What the store read for one page.
@@ -114,6 +117,7 @@ impl Dashboard {
             waiting: reads.waiting,
             room_days: reads.room_days,
             rollup_lag: reads.rollup_lag,
+            refused: Vec::new(),
         }
     }
 

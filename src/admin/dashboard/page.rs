@@ -7,9 +7,9 @@ use sha2::{Digest, Sha256};
 
 use super::{
     charts,
-    html_tables::{room_days_table, rooms_table, waiting_table},
+    html_tables::{refused_table, room_days_table, rooms_table, waiting_table},
     model::{Dashboard, MAX_DAYS},
-    text::{count, dashboard_href, escape, percent},
+    text::{count, dashboard_href, escape, percent, utc_minute},
 };
 use crate::store::reads::KnockOutcome;
 
@@ -48,6 +48,7 @@ pub fn render(d: &Dashboard) -> String {
             body.push_str(&room_days_table(room, &d.room_days));
         }
     }
+    body.push_str(&refused_table(d));
     body.push_str("</main>");
     let title = match room {
         Some(room) => format!("Knocks in {room} · lobbylog"),
@@ -102,18 +103,6 @@ fn freshness(d: &Dashboard) -> String {
             lag.ceil()
         ),
     }
-}
-
-/// `YYYY-MM-DD HH:MM` of a time in seconds since the epoch.
-fn utc_minute(seconds: f64) -> String {
-    let day = (seconds / 86_400.0).floor();
-    let minute = ((seconds - day * 86_400.0) / 60.0).floor() as i64;
-    format!(
-        "{} {:02}:{:02}",
-        super::model::utc_date(day as i64),
-        minute / 60,
-        minute % 60
-    )
 }
 
 fn summary(d: &Dashboard) -> String {

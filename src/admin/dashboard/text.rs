@@ -83,6 +83,18 @@ pub fn data_number(value: f64) -> String {
     }
 }
 
+/// `YYYY-MM-DD HH:MM` of a time in seconds since the epoch.
+pub fn utc_minute(seconds: f64) -> String {
+    let day = (seconds / 86_400.0).floor();
+    let minute = ((seconds - day * 86_400.0) / 60.0).floor() as i64;
+    format!(
+        "{} {:02}:{:02}",
+        super::model::utc_date(day as i64),
+        minute / 60,
+        minute % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

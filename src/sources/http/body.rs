@@ -1,7 +1,10 @@
 //! Reading a webhook's body: within a deadline for the whole body and a global budget of
 //! buffered bytes, checked against its signature before it is put together.
 
-use std::sync::{Arc, atomic::Ordering};
+use std::sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering},
+};
 
 use axum::body::{Body, Bytes};
 use http_body_util::BodyExt;
@@ -52,6 +55,8 @@ pub struct BodyRules<'a> {
     pub timeout: std::time::Duration,
     /// The connection it arrives on, to account its share of the budget.
     pub watch: Option<&'a ConnWatch>,
+    /// Bytes of the body received so far, for the record of a refused request.
+    pub received: &'a AtomicUsize,
 }
 
 /// Reads `body` by its rules, then checks it with `verifier` (if any). The budget is given back
@@ -125,6 +130,7 @@ async fn collect(
             continue;
         };
         let received = whole.as_ref().map_or(copied.len(), Bytes::len) + chunk.len();
+        rules.received.store(received, Ordering::Relaxed);
         if received > rules.limit {
             return Err(BodyError::TooLarge { limit: rules.limit });
         }

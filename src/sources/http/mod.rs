@@ -3,6 +3,7 @@
 
 mod body;
 mod health;
+mod refuse;
 mod webhook;
 
 use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
@@ -18,6 +19,7 @@ use self::body::BodyBudget;
 use crate::{
     edge::Deadlines,
     metrics::{Metrics, SpoolLevels},
+    refused::Refusals,
     signature::Verification,
     store::{Availability, GroupCommitWriter},
 };
@@ -75,6 +77,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Whether the writer sends events to Postgres now: what readiness reports.
     pub availability: Availability,
+    /// The last requests answered with anything but 200.
+    pub refusals: Arc<Refusals>,
     budget: BodyBudget,
     in_flight: Arc<Semaphore>,
 }
@@ -87,6 +91,7 @@ impl AppState {
         fallback: Arc<dyn Fallback>,
         metrics: Arc<Metrics>,
         availability: Availability,
+        refusals: Arc<Refusals>,
     ) -> Self {
         Self {
             budget: BodyBudget::new(settings.body_budget),
@@ -97,6 +102,7 @@ impl AppState {
             fallback,
             metrics,
             availability,
+            refusals,
         }
     }
 }
@@ -108,5 +114,7 @@ pub fn router(state: AppState) -> Router {
         .route("/webhooks/daily", post(webhook::receive))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .fallback(refuse::not_found)
+        .method_not_allowed_fallback(refuse::method_not_allowed)
         .with_state(state)
 }

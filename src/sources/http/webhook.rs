@@ -1,6 +1,12 @@
 //! `POST /webhooks/daily`: verify, triage, store (or keep in the fallback), answer.
 
-use std::{sync::Arc, time::Instant};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Instant,
+};
 
 use axum::{
     Json,
@@ -15,7 +21,8 @@ use super::{
     body::{self, BodyError, BodyRules},
 };
 use crate::{
-    edge::{ConnWatch, Cut, PUBLIC_LISTENER, Phase, RequestStart},
+    edge::{ConnWatch, Cut, PUBLIC_LISTENER, Peer, Phase, RequestStart},
+    refused::Refusal,
     signature::{SIGNATURE_HEADER, SignatureError, TIMESTAMP_HEADER, Verification, Verifier},
     store::Outcome,
     triage::{self, Item, Origin},
@@ -51,9 +58,10 @@ enum IntakeError {
     Unavailable(String),
 }
 
-impl IntoResponse for IntakeError {
-    fn into_response(self) -> Response {
-        let (status, code) = match &self {
+impl IntakeError {
+    /// The answer's status and `error` code (one of `refused::REASONS`).
+    fn status(&self) -> (StatusCode, &'static str) {
+        match self {
             Self::Body(BodyError::TooLarge { .. }) => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large")
             }
@@ -63,7 +71,13 @@ impl IntoResponse for IntakeError {
                 (StatusCode::UNAUTHORIZED, e.code())
             }
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable"),
-        };
+        }
+    }
+}
+
+impl IntoResponse for IntakeError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status();
         (
             status,
             Json(json!({ "error": code, "message": self.to_string() })),
@@ -74,11 +88,35 @@ impl IntoResponse for IntakeError {
 
 pub(super) async fn receive(State(app): State<AppState>, request: Request) -> Response {
     let started = Instant::now();
-    let result = accept(&app, request).await;
+    // What a refusal's record needs, taken before the request is consumed: cheap copies.
+    let peer = request.extensions().get::<Peer>().map(|p| p.0);
+    let user_agent = request.headers().get(header::USER_AGENT).cloned();
+    let signed = request.headers().contains_key(SIGNATURE_HEADER);
+    let received = AtomicUsize::new(0);
+    let result = accept(&app, request, &received).await;
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    if let Ok(receipt) = &result {
-        let event_type = receipt.event_type.as_deref().unwrap_or("none");
-        app.metrics.event(event_type, receipt.outcome);
+    match &result {
+        Ok(receipt) => {
+            let event_type = receipt.event_type.as_deref().unwrap_or("none");
+            app.metrics.event(event_type, receipt.outcome);
+            if receipt.outcome == "stored" {
+                app.metrics.door.event_stored();
+            }
+        }
+        Err(e) => {
+            let (status, reason) = e.status();
+            app.metrics.door.refused(reason);
+            app.refusals.record(Refusal::new(
+                peer,
+                "POST",
+                "/webhooks/daily",
+                status.as_u16(),
+                reason,
+                received.load(Ordering::Relaxed) as u64,
+                user_agent.as_ref().map(|v| v.as_bytes()),
+                signed,
+            ));
+        }
     }
     let timed_out = matches!(result, Err(IntakeError::Body(BodyError::Timeout(_))));
     let mut response = log_outcome(result, latency_ms);
@@ -133,7 +171,11 @@ fn verifier(app: &AppState, headers: &HeaderMap) -> Result<Option<Verifier>, Sig
     }
 }
 
-async fn accept(app: &AppState, request: Request) -> Result<Receipt, IntakeError> {
+async fn accept(
+    app: &AppState,
+    request: Request,
+    received: &AtomicUsize,
+) -> Result<Receipt, IntakeError> {
     let (parts, body) = request.into_parts();
     let verifier = verifier(app, &parts.headers)?;
     let declared = parts
@@ -151,6 +193,7 @@ async fn accept(app: &AppState, request: Request) -> Result<Receipt, IntakeError
         deadline: start + app.settings.body_timeout,
         timeout: app.settings.body_timeout,
         watch: watch.map(Arc::as_ref),
+        received,
     };
     let body = body::read(body, declared, rules, verifier).await?;
     if let Some(watch) = watch {

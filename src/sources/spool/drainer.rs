@@ -40,6 +40,7 @@ pub async fn run(spool: Spool, pool: PgPool, availability: Availability, metrics
             Ok(0) => {}
             Ok(events) => {
                 metrics.drained(events);
+                metrics.door.event_stored();
                 tracing::info!(events, "spool drained");
             }
             Err(Stop::Unavailable(e)) => {
