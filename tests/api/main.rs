@@ -1,3 +1,4 @@
+mod alert_rules;
 mod analytics;
 mod backfill;
 mod batching;
