@@ -271,7 +271,9 @@ mod tests {
             let sql = upsert_sql(table);
             assert!(sql.starts_with("with upsert as (insert into "), "{sql}");
             assert!(
-                sql.ends_with(") insert into knock_rollup_marks (rooms, session_ids) values ($1, $2)"),
+                sql.ends_with(
+                    ") insert into knock_rollup_marks (rooms, session_ids) values ($1, $2)"
+                ),
                 "{sql}"
             );
             assert_eq!(&table.key[..2], ["room", "session_id"]);
