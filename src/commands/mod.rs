@@ -3,6 +3,7 @@
 
 mod backfill;
 mod daily;
+mod dead_letters;
 mod demo;
 mod migrate;
 mod prune;
@@ -17,8 +18,8 @@ use clap::{Parser, Subcommand};
 
 pub use self::serve::ServeArgs;
 use self::{
-    backfill::BackfillArgs, daily::DailyArgs, demo::DemoArgs, prune::PruneArgs,
-    reproject::ReprojectArgs, spool::SpoolArgs,
+    backfill::BackfillArgs, daily::DailyArgs, dead_letters::DeadLettersArgs, demo::DemoArgs,
+    prune::PruneArgs, reproject::ReprojectArgs, spool::SpoolArgs,
 };
 use crate::config::GlobalArgs;
 
@@ -66,6 +67,8 @@ pub enum Command {
     Spool(SpoolArgs),
     /// Delete raw events and dead letters older than a given age; knock tables are kept.
     Prune(PruneArgs),
+    /// List dead letters, and retry them with this version's triage (after an upgrade).
+    DeadLetters(DeadLettersArgs),
     /// Fill the database with a realistic recent month of knocks, to see the dashboard at work.
     Demo(DemoArgs),
 }
@@ -81,6 +84,7 @@ pub async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result<ExitCo
         Command::Daily(args) => daily::run(global, args).await,
         Command::Spool(args) => spool::run(global, args).await,
         Command::Prune(args) => prune::run(global, args).await,
+        Command::DeadLetters(args) => dead_letters::run(global, args).await,
         Command::Demo(args) => demo::run(global, args).await,
     }
 }

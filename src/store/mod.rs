@@ -1,10 +1,11 @@
 //! The only writer of rows. Every source hands the store what the triage made of its bodies:
-//! events are stored raw and projected in one transaction, rejects become dead letters.
+//! events are stored raw and projected in one transaction, rejects become dead letters (a retried
+//! dead letter's reject gives its row the new reason).
 
 mod availability;
 mod batch;
 pub mod daily_api;
-mod dead_letters;
+pub mod dead_letters;
 mod group_commit;
 mod raw;
 pub mod reads;
@@ -12,6 +13,8 @@ mod rebuild;
 pub mod retention;
 mod retention_lock;
 pub mod rollups;
+
+use std::collections::HashSet;
 
 use sqlx::PgPool;
 
@@ -62,6 +65,11 @@ pub async fn write(pool: &PgPool, items: &[Item]) -> Result<Vec<Outcome>, sqlx::
 /// Like [`write`], for the large batches of a backfill: the raw rows go in by COPY.
 pub async fn load(pool: &PgPool, items: &[Item]) -> Result<Vec<Outcome>, sqlx::Error> {
     write_with(pool, items, Insert::Copy).await
+}
+
+/// Which of `ids` are stored as events already: what a dry run would find duplicate.
+pub async fn stored_event_ids(pool: &PgPool, ids: &[&str]) -> Result<HashSet<String>, sqlx::Error> {
+    raw::stored_ids(pool, ids).await
 }
 
 /// Writes a batch: its rejects as dead letters, then its events in one transaction. Returns each

@@ -113,6 +113,19 @@ async fn insert_by_arrays(
     })
 }
 
+/// Which of `ids` are stored in `webhook_events` (one indexed query).
+pub(super) async fn stored_ids<'c>(
+    conn: impl sqlx::PgExecutor<'c>,
+    ids: &[&str],
+) -> Result<HashSet<String>, sqlx::Error> {
+    let stored: Vec<String> =
+        sqlx::query_scalar("select event_id from webhook_events where event_id = any($1)")
+            .bind(ids)
+            .fetch_all(conn)
+            .await?;
+    Ok(stored.into_iter().collect())
+}
+
 /// A large batch: the ids already stored are looked up first (one indexed query), and the rest go
 /// by binary COPY, the cheapest way into the table. Should an id be stored meanwhile (a batch
 /// committing concurrently, the live intake), the COPY is undone to a savepoint and the batch
@@ -123,13 +136,7 @@ async fn insert_by_copy(
     errors: &[Option<&str>],
 ) -> Result<Inserted, sqlx::Error> {
     let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
-    let stored: HashSet<String> =
-        sqlx::query_scalar("select event_id from webhook_events where event_id = any($1)")
-            .bind(&ids)
-            .fetch_all(&mut *conn)
-            .await?
-            .into_iter()
-            .collect();
+    let stored = stored_ids(&mut *conn, &ids).await?;
     let (new, new_errors): (Vec<&Event>, Vec<Option<&str>>) = events
         .iter()
         .zip(errors)

@@ -42,15 +42,20 @@ pub enum Origin {
     Spool { segment: Arc<str>, line: u64 },
     /// Line `line` of an archive: `file` as given on the command line, `stdin` for `-`.
     Archive { file: Arc<str>, line: u64 },
+    /// Row `id` of `dead_letters`, triaged again by `lobbylog dead-letters retry`. Its row is kept
+    /// as it is, source included: a reject of this origin only gives that row its new reason.
+    DeadLetter { id: i64 },
 }
 
 impl fmt::Display for Origin {
-    /// The `source` column: `intake`, `spool:<segment>:<line>` or `backfill:<file>:<line>`.
+    /// The `source` column: `intake`, `spool:<segment>:<line>` or `backfill:<file>:<line>`;
+    /// `dead_letter:<id>` names a retried dead letter in logs, never in that column.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Intake => f.write_str("intake"),
             Self::Spool { segment, line } => write!(f, "spool:{segment}:{line}"),
             Self::Archive { file, line } => write!(f, "backfill:{file}:{line}"),
+            Self::DeadLetter { id } => write!(f, "dead_letter:{id}"),
         }
     }
 }

@@ -12,6 +12,7 @@ mod daily_queries;
 mod daily_watchdog;
 mod dashboard;
 mod dashboard_filters;
+mod dead_letters;
 mod deadlines;
 mod demo;
 mod docs;
