@@ -82,6 +82,16 @@ pub(super) static MEETINGS: Table = Table {
 
 const TABLES: [&Table; 3] = [&WAITING_SESSIONS, &PARTICIPANT_SESSIONS, &MEETINGS];
 
+impl Table {
+    pub(super) fn name(&self) -> &'static str {
+        self.name
+    }
+
+    pub(super) fn key_columns(&self) -> &'static [&'static str] {
+        self.key
+    }
+}
+
 impl std::fmt::Debug for Table {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name)
@@ -271,7 +281,9 @@ mod tests {
             let sql = upsert_sql(table);
             assert!(sql.starts_with("with upsert as (insert into "), "{sql}");
             assert!(
-                sql.ends_with(") insert into knock_rollup_marks (rooms, session_ids) values ($1, $2)"),
+                sql.ends_with(
+                    ") insert into knock_rollup_marks (rooms, session_ids) values ($1, $2)"
+                ),
                 "{sql}"
             );
             assert_eq!(&table.key[..2], ["room", "session_id"]);

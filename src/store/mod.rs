@@ -5,6 +5,7 @@ mod availability;
 mod batch;
 pub mod daily_api;
 mod dead_letters;
+pub mod event_lookup;
 mod group_commit;
 mod raw;
 pub mod reads;
