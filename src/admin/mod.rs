@@ -1,8 +1,9 @@
 //! The admin listener, for operators only (never on the internet): an index, metrics, the
-//! detailed readiness and the knock dashboard.
+//! detailed readiness, the knock dashboard and stored events.
 
 pub mod dashboard;
 mod dashboard_handler;
+mod events;
 mod readiness;
 
 use std::sync::Arc;
@@ -35,6 +36,8 @@ pub fn router(state: AdminState) -> Router {
         .route("/metrics", get(readiness::metrics))
         .route("/readyz", get(readiness::readyz))
         .route("/dashboard", get(dashboard_handler::show))
+        .route("/events", get(events::list))
+        .route("/events/{id}", get(events::show))
         .with_state(state)
 }
 
@@ -46,6 +49,9 @@ async fn index() -> Html<&'static str> {
         "<li><a href=\"/dashboard\">/dashboard</a>: knocks and how they end</li>",
         "<li><a href=\"/metrics\">/metrics</a>: Prometheus metrics</li>",
         "<li><a href=\"/readyz\">/readyz</a>: readiness, with its reason and the spool's depth</li>",
+        "<li><a href=\"/events\">/events</a>: stored events, newest first (JSON; filters ",
+        "<code>room</code>, <code>session_id</code>, <code>type</code>, <code>since</code>, ",
+        "<code>until</code>, <code>limit</code>); <code>/events/ID</code>: one event by id</li>",
         "</ul></body></html>"
     ))
 }

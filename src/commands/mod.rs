@@ -4,6 +4,7 @@
 mod backfill;
 mod daily;
 mod demo;
+mod events;
 mod migrate;
 mod prune;
 mod reproject;
@@ -17,7 +18,7 @@ use clap::{Parser, Subcommand};
 
 pub use self::serve::ServeArgs;
 use self::{
-    backfill::BackfillArgs, daily::DailyArgs, demo::DemoArgs, prune::PruneArgs,
+    backfill::BackfillArgs, daily::DailyArgs, demo::DemoArgs, events::EventsArgs, prune::PruneArgs,
     reproject::ReprojectArgs, spool::SpoolArgs,
 };
 use crate::config::GlobalArgs;
@@ -68,6 +69,8 @@ pub enum Command {
     Prune(PruneArgs),
     /// Fill the database with a realistic recent month of knocks, to see the dashboard at work.
     Demo(DemoArgs),
+    /// Show one stored event by id, or list stored events by room, session, type and time.
+    Events(EventsArgs),
 }
 
 /// Runs `command`; its exit code, or the error that stopped it.
@@ -82,6 +85,7 @@ pub async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result<ExitCo
         Command::Spool(args) => spool::run(global, args).await,
         Command::Prune(args) => prune::run(global, args).await,
         Command::Demo(args) => demo::run(global, args).await,
+        Command::Events(args) => events::run(global, args).await,
     }
 }
 
