@@ -1,8 +1,9 @@
 //! The admin listener, for operators only (never on the internet): an index, metrics, the
-//! detailed readiness and the knock dashboard.
+//! detailed readiness, the knock dashboard and stored events.
 
 pub mod dashboard;
 mod dashboard_handler;
+mod events;
 mod readiness;
 mod refused;
 
@@ -40,6 +41,8 @@ pub fn router(state: AdminState) -> Router {
         .route("/readyz", get(readiness::readyz))
         .route("/dashboard", get(dashboard_handler::show))
         .route("/refused", get(refused::list))
+        .route("/events", get(events::list))
+        .route("/events/{id}", get(events::show))
         .with_state(state)
 }
 
@@ -52,6 +55,9 @@ async fn index() -> Html<&'static str> {
         "<li><a href=\"/metrics\">/metrics</a>: Prometheus metrics</li>",
         "<li><a href=\"/readyz\">/readyz</a>: readiness, with its reason and the spool's depth</li>",
         "<li><a href=\"/refused\">/refused</a>: the last requests the webhook port refused, and why</li>",
+        "<li><a href=\"/events\">/events</a>: stored events, newest first (JSON; filters ",
+        "<code>room</code>, <code>session_id</code>, <code>type</code>, <code>since</code>, ",
+        "<code>until</code>, <code>limit</code>); <code>/events/ID</code>: one event by id</li>",
         "</ul></body></html>"
     ))
 }

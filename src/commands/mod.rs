@@ -5,6 +5,7 @@ mod backfill;
 mod daily;
 mod dead_letters;
 mod demo;
+mod events;
 mod migrate;
 mod prune;
 mod reproject;
@@ -19,7 +20,7 @@ use clap::{Parser, Subcommand};
 pub use self::serve::ServeArgs;
 use self::{
     backfill::BackfillArgs, daily::DailyArgs, dead_letters::DeadLettersArgs, demo::DemoArgs,
-    prune::PruneArgs, reproject::ReprojectArgs, spool::SpoolArgs,
+    events::EventsArgs, prune::PruneArgs, reproject::ReprojectArgs, spool::SpoolArgs,
 };
 use crate::config::GlobalArgs;
 
@@ -71,6 +72,8 @@ pub enum Command {
     DeadLetters(DeadLettersArgs),
     /// Fill the database with a realistic recent month of knocks, to see the dashboard at work.
     Demo(DemoArgs),
+    /// Show one stored event by id, or list stored events by room, session, type and time.
+    Events(EventsArgs),
 }
 
 /// Runs `command`; its exit code, or the error that stopped it.
@@ -86,6 +89,7 @@ pub async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result<ExitCo
         Command::Prune(args) => prune::run(global, args).await,
         Command::DeadLetters(args) => dead_letters::run(global, args).await,
         Command::Demo(args) => demo::run(global, args).await,
+        Command::Events(args) => events::run(global, args).await,
     }
 }
 

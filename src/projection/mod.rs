@@ -37,6 +37,13 @@ pub struct Fact {
 }
 
 impl Fact {
+    /// The row this fact goes to: its table, and its key column by column.
+    pub fn row(&self) -> (&'static str, Vec<(&'static str, &str)>) {
+        let columns = self.table.key_columns().iter().copied();
+        let key = columns.zip(self.key.iter().map(String::as_str)).collect();
+        (self.table.name(), key)
+    }
+
     /// Folds `other` (same table and key) into `self`, slot by slot, smallest slot key winning.
     fn merge(&mut self, other: Fact) {
         for (mine, theirs) in self.slots.iter_mut().zip(other.slots) {

@@ -18,6 +18,7 @@ mod demo;
 mod docs;
 mod drift;
 mod edge;
+mod events;
 mod fake_daily;
 mod full_disk;
 mod grafana;
