@@ -1,13 +1,22 @@
 //! Records inside one decompressed stream: NDJSON lines, JSON array elements, whole documents.
 
-use std::io::{self, BufRead};
+use std::io::{self, BufRead, BufReader, Cursor, Read};
 
 pub use super::record_shape::{MAX_RECORD, Record, Records, Shape, detect};
 use super::{json_values::Values, ndjson_lines::Lines};
 
-/// Opens the records of `reader` in the shape its first bytes show.
+/// Bytes of the first line read to tell the shape, at most.
+const HEAD: u64 = 64 * 1024;
+
+/// Opens the records of `reader` in the shape its first line shows. The first line is read
+/// whole (up to `HEAD` bytes) before telling: a reader's first buffer may hold only a few bytes
+/// (a decompressor's first block, the magic bytes read to tell the compression), and the shape
+/// must not depend on that.
 pub fn open<'r>(mut reader: Box<dyn BufRead + 'r>) -> io::Result<Box<dyn Records + 'r>> {
-    let shape = detect(reader.fill_buf()?);
+    let mut head = Vec::new();
+    (&mut reader).take(HEAD).read_until(b'\n', &mut head)?;
+    let shape = detect(&head);
+    let reader = BufReader::new(Cursor::new(head).chain(reader));
     Ok(match shape {
         Shape::Lines => Box::new(Lines::new(reader)),
         Shape::Values => Box::new(Values::new(reader)),
@@ -29,6 +38,27 @@ mod tests {
 
     fn owned(expected: &[(u64, &str)]) -> Vec<(u64, String)> {
         expected.iter().map(|(l, s)| (*l, s.to_string())).collect()
+    }
+
+    /// Found by the `archive` fuzz target: through `decompress`, a plain file's first buffer
+    /// held only the 4 bytes read to look for magic, so an object left open on a long first
+    /// line was read as lines when plain and as JSON values when compressed.
+    #[test]
+    fn the_shape_does_not_depend_on_how_the_first_bytes_arrive() {
+        let text = b"{\"id\": \"a\", \"payload\": {\n  \"room\": \"x\"}}\n{\"id\": \"b\"}\n";
+        let one_byte_first = io::Cursor::new(&text[..1]).chain(&text[1..]);
+        let mut records = open(Box::new(io::BufReader::new(one_byte_first))).unwrap();
+        let mut ids = Vec::new();
+        while let Some(r) = records.next_record().unwrap() {
+            ids.push((r.line, String::from_utf8_lossy(r.bytes).into_owned()));
+        }
+        assert_eq!(
+            ids,
+            owned(&[
+                (1, "{\"id\": \"a\", \"payload\": {\n  \"room\": \"x\"}}"),
+                (3, "{\"id\": \"b\"}")
+            ])
+        );
     }
 
     #[test]
