@@ -210,7 +210,7 @@ fn retry_after(headers: &HeaderMap, attempt: u32, longest: Duration) -> Duration
 
 /// Daily's error text: `{"error": ..., "info": ...}` when it is JSON, else the body, shortened;
 /// printable either way.
-fn daily_message(text: &str) -> String {
+pub fn daily_message(text: &str) -> String {
     answer::printable(&error_text(text))
 }
 

@@ -29,6 +29,17 @@ pub use self::{
 };
 use crate::{progress::Progress, shutdown};
 
+/// The records of one archive's bytes, decompressed and split as `load` does: each with its line
+/// and whether it was cut at `MAX_RECORD` bytes. Stops at the first error.
+pub fn scan(bytes: &[u8]) -> std::io::Result<Vec<(u64, Vec<u8>, bool)>> {
+    let mut records = records::open(files::decompress(bytes)?)?;
+    let mut out = Vec::new();
+    while let Some(r) = records.next_record()? {
+        out.push((r.line, r.bytes.to_vec(), r.too_large));
+    }
+    Ok(out)
+}
+
 /// Batches written at once, each in its own transaction on its own connection, so Postgres works
 /// on one while the other commits. Results are still counted in input order.
 pub const LOADERS: usize = 2;

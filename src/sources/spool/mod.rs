@@ -29,7 +29,7 @@ use tokio::sync::{mpsc, oneshot};
 pub use self::{
     depth::{SetAsideDepth, SpoolDepth},
     drainer::{Tally, mark_up_if_ready, run as drain_forever, store_segment},
-    segment::{now_ms, read_segment},
+    segment::{Contents, now_ms, parse_segment, read_segment},
 };
 use self::{
     header::Header,

@@ -28,7 +28,11 @@ pub struct Contents {
 }
 
 pub fn read_segment(path: &Path) -> io::Result<Contents> {
-    let text = fs::read(path)?;
+    parse_segment(&fs::read(path)?, path)
+}
+
+/// A segment's bytes read back; `path` only names it in logs.
+pub fn parse_segment(text: &[u8], path: &Path) -> io::Result<Contents> {
     let mut contents = Contents {
         header: Header::Legacy,
         bodies: Vec::new(),
