@@ -117,6 +117,15 @@ async fn writes_refused_on_a_full_disk_leave_no_segment_behind() {
         "its header and every event accepted"
     );
     assert_eq!(app.spooled(), accepted as u64);
+    // Not corrupt: every line is whole and each body is one of the events acknowledged.
+    let segment = lobbylog::sources::spool::read_segment(&dir.join(&left[0].0)).unwrap();
+    assert_eq!(segment.records, accepted as u64);
+    assert_eq!(segment.bodies.len(), accepted);
+    for (i, (_, body)) in segment.bodies.iter().enumerate() {
+        let event: serde_json::Value = serde_json::from_slice(body).unwrap();
+        let session = format!("f011{:04}-0000-4000-8000-000000000000", 20 + i);
+        assert_eq!(event["payload"]["session_id"], session.as_str());
+    }
 
     fs::remove_file(&filler).unwrap();
     proxy.restore();
