@@ -40,15 +40,15 @@ fuzz_target!(|data: &[u8]| {
     };
     let plain = archive::scan(text);
     let framed = archive::scan(&framed);
+    // Input that looks compressed itself is read as such: its records are not its bytes.
+    if text.starts_with(&[0x1f, 0x8b]) || text.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        return;
+    }
     if let Ok(records) = &plain {
         in_order(records, text);
     }
-    // Compression changes nothing of what is read, except for input that looks compressed
-    // itself (its magic bytes are then read as a frame of their own).
-    if how % 3 != 0
-        && !text.starts_with(&[0x1f, 0x8b])
-        && !text.starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
-    {
+    // Compression changes nothing of what is read.
+    if how % 3 != 0 {
         match (&plain, &framed) {
             (Ok(a), Ok(b)) => assert_eq!(a, b, "compression changed the records"),
             (Err(_), Err(_)) => {}
