@@ -95,8 +95,10 @@ async fn with_knocks_the_page_draws_every_chart_and_table() {
     }
     let days = tags_with(section(&html, "knocks-per-day"), "data-x");
     let total: f64 = days.iter().map(|t| t.number("data-value")).sum();
+    // The page's window: whole UTC days, from the day 30 days ago.
     let knocks: i64 = sqlx::query_scalar(
-        "select count(*) from knocks where knocked_at >= now() - interval '30 days'",
+        "select count(*) from knocks
+         where knocked_at >= ((now() - interval '30 days') at time zone 'UTC')::date::timestamp at time zone 'UTC'",
     )
     .fetch_one(&app.pool)
     .await
