@@ -1,8 +1,8 @@
 //! Stored raw events by UTC day of `received_at`, for `lobbylog export`: the days that have some,
 //! and one day's bodies read in pages through a server-side cursor.
 //!
-//! Only the BRIN index on `received_at` serves these reads: each scans the blocks of its window,
-//! never the whole table, and no index is added that the intake would pay for on every insert.
+//! Both filter on `received_at`, whose BRIN index lets Postgres skip the blocks outside the window
+//! (rows lie roughly in order of receipt); no index is added that every insert would pay for.
 
 use sqlx::{PgPool, Postgres, Transaction};
 use time::{Date, Duration, OffsetDateTime, Time};
