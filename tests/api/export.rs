@@ -6,6 +6,7 @@ use std::{
     collections::BTreeMap,
     os::unix::fs::MetadataExt,
     path::{Path, PathBuf},
+    time::Duration,
 };
 
 use rand::{SeedableRng, rngs::StdRng};
@@ -268,5 +269,59 @@ async fn a_directory_that_cannot_be_written_fails_naming_it_and_leaves_no_partia
         left,
         [file_of(DAYS[0]), file_of(DAYS[1])],
         "the days before are whole, no temporary file is left, the days after are not begun"
+    );
+}
+
+#[tokio::test]
+async fn an_interrupt_keeps_the_days_written_and_leaves_no_part_of_the_day_in_progress() {
+    let db = TestDb::fresh().await;
+    // Ten events on May 31st, then enough on June 1st to still be writing it when interrupted.
+    sqlx::query(
+        "insert into webhook_events (event_id, event_type, version, event_ts, received_at, body)
+         select 'bulk-' || g, 'recording.started', '1.0.0', to_timestamp(1.7e9 + g),
+                case when g <= 10 then timestamptz '2024-05-31T12:00:00Z'
+                     else timestamptz '2024-06-01T00:00:00Z' + g * interval '1 ms' end,
+                jsonb_build_object('id', 'bulk-' || g, 'type', 'recording.started',
+                                   'version', '1.0.0', 'event_ts', 1.7e9 + g,
+                                   'payload', jsonb_build_object('pad', repeat('x', 200)))
+         from generate_series(1, 300000) g",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let child = lobbylog(db.url(), &["export", "--to", text(dir.path())])
+        .spawn()
+        .unwrap();
+    let june = dir.path().join("2024/06");
+    let writing_june = || {
+        std::fs::read_dir(&june).is_ok_and(|entries| {
+            entries
+                .flatten()
+                .any(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        })
+    };
+    for _ in 0..1_000 {
+        if writing_june() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(writing_june(), "June 1st was never begun");
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(130), "{stdout}");
+    assert!(stdout.contains("export interrupted"), "{stdout}");
+    assert_eq!(
+        lines_per_file(dir.path()),
+        BTreeMap::from([(file_of(DAYS[0]), 10)]),
+        "May 31st whole; of June 1st, not even a temporary file"
     );
 }
