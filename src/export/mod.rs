@@ -15,7 +15,7 @@ use sqlx::PgPool;
 use time::Date;
 
 use self::day_file::DayFile;
-pub use self::day_file::{LEVEL, Written, path_of};
+pub use self::day_file::{LEVEL, Written};
 use crate::{
     progress::Progress,
     store::event_days::{self, DayBodies},

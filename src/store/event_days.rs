@@ -11,7 +11,7 @@ use time::{Date, Duration, OffsetDateTime, Time};
 const CURSOR: &str = "export_day";
 
 /// The first instant of `day` (UTC).
-pub fn day_start(day: Date) -> OffsetDateTime {
+fn day_start(day: Date) -> OffsetDateTime {
     day.with_time(Time::MIDNIGHT).assume_utc()
 }
 
