@@ -7,6 +7,7 @@ pub mod daily;
 pub mod db;
 pub mod demo_data;
 pub mod edge;
+pub mod export;
 pub mod metrics;
 pub mod pipeline;
 pub mod progress;

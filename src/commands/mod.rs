@@ -6,6 +6,7 @@ mod daily;
 mod dead_letters;
 mod demo;
 mod events;
+mod export;
 mod migrate;
 mod prune;
 mod reproject;
@@ -20,7 +21,8 @@ use clap::{Parser, Subcommand};
 pub use self::serve::ServeArgs;
 use self::{
     backfill::BackfillArgs, daily::DailyArgs, dead_letters::DeadLettersArgs, demo::DemoArgs,
-    events::EventsArgs, prune::PruneArgs, reproject::ReprojectArgs, spool::SpoolArgs,
+    events::EventsArgs, export::ExportArgs, prune::PruneArgs, reproject::ReprojectArgs,
+    spool::SpoolArgs,
 };
 use crate::config::GlobalArgs;
 
@@ -66,6 +68,8 @@ pub enum Command {
     Daily(DailyArgs),
     /// Inspect and drain spool segments set aside because they were written for another database.
     Spool(SpoolArgs),
+    /// Write the stored raw events to DIR/YYYY/MM/DD.ndjson.zst, one file per UTC day of receipt.
+    Export(ExportArgs),
     /// Delete raw events and dead letters older than a given age; knock tables are kept.
     Prune(PruneArgs),
     /// List dead letters, and retry them with this version's triage (after an upgrade).
@@ -86,6 +90,7 @@ pub async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result<ExitCo
         Command::Backfill(args) => backfill::run(global, args).await,
         Command::Daily(args) => daily::run(global, args).await,
         Command::Spool(args) => spool::run(global, args).await,
+        Command::Export(args) => export::run(global, args).await,
         Command::Prune(args) => prune::run(global, args).await,
         Command::DeadLetters(args) => dead_letters::run(global, args).await,
         Command::Demo(args) => demo::run(global, args).await,

@@ -6,6 +6,7 @@ mod availability;
 mod batch;
 pub mod daily_api;
 pub mod dead_letters;
+pub mod event_days;
 pub mod event_lookup;
 mod group_commit;
 mod raw;

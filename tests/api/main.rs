@@ -19,6 +19,7 @@ mod docs;
 mod drift;
 mod edge;
 mod events;
+mod export;
 mod fake_daily;
 mod full_disk;
 mod grafana;
