@@ -15,7 +15,10 @@ use sqlx::PgPool;
 pub use model::{DEFAULT_DAYS, Dashboard, Filters, MAX_DAYS, Reads, utc_date, window_start};
 pub use page::{CONTENT_SECURITY_POLICY, error_page, render};
 
-use crate::store::reads::{self, Window};
+use crate::store::{
+    reads::{self, Window},
+    rollups,
+};
 
 /// Rows of the rooms table and of the knocking-now table, at most.
 const ROOMS_SHOWN: i64 = 50;
@@ -53,7 +56,7 @@ pub async fn load(pool: &PgPool, filters: Filters) -> sqlx::Result<Dashboard> {
         rooms,
         reads::list_waiting(pool, room, WAITING_SHOWN),
         room_days,
-        reads::rollup_lag(pool),
+        rollups::lag_seconds(pool),
     )?;
     let reads = Reads {
         days,

@@ -201,11 +201,6 @@ pub async fn list_room_days(pool: &PgPool, room: &str, since: f64) -> sqlx::Resu
     .await
 }
 
-/// Seconds since the oldest change not yet in the rollups was committed; 0 when they are up to date.
-pub async fn rollup_lag(pool: &PgPool) -> sqlx::Result<f64> {
-    crate::store::rollups::lag_seconds(pool).await
-}
-
 /// How many stored events have an id that does not start with `prefix`.
 pub async fn count_events_not_prefixed(pool: &PgPool, prefix: &str) -> sqlx::Result<i64> {
     sqlx::query_scalar("select count(*) from webhook_events where not starts_with(event_id, $1)")
