@@ -1,6 +1,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod bucket;
 pub mod commands;
 pub mod config;
 pub mod daily;

@@ -11,8 +11,9 @@ use crate::{config::GlobalArgs, db, sources::archive, store};
 
 #[derive(Debug, Clone, Args)]
 pub struct BackfillArgs {
-    /// Files or directories to load (directories are walked in sorted order); `-` reads stdin.
-    #[arg(required = true, value_name = "PATH")]
+    /// Files, directories (walked in sorted order) or object storage prefixes (`s3://bucket/prefix`,
+    /// `gs://...`, `az://...`: every object under it, in key order) to load; `-` reads stdin.
+    #[arg(required = true, value_name = "PATH|URL")]
     pub paths: Vec<std::path::PathBuf>,
 
     /// Events stored per transaction.
@@ -26,8 +27,8 @@ pub struct BackfillArgs {
 
 /// Runs the subcommand: the database first (unless a dry run), then the run, then the summary.
 pub async fn run(global: &GlobalArgs, args: BackfillArgs) -> anyhow::Result<ExitCode> {
-    // Every PATH is found before the database is touched.
-    let inputs = archive::expand(&args.paths)?;
+    // Every PATH is found, and every bucket listed, before the database is touched.
+    let inputs = archive::inputs(&args.paths).await?;
     let pool = match args.dry_run {
         true => None,
         false => Some(db::open(&global.database_url, archive::LOADERS as u32).await?),

@@ -1,8 +1,7 @@
-//! `lobbylog export`: the stored raw events into `DIR/YYYY/MM/DD.ndjson.zst`, one file per UTC day
-//! of receipt, with a summary; exit 0, 1 (failed), 2 (bad arguments) or 130 (interrupted).
+//! `lobbylog export`: the stored raw events into `YYYY/MM/DD.ndjson.zst` under a folder or a bucket
+//! prefix, one archive per UTC day of receipt, with a summary; exit 0, 1 (failed), 2 (bad arguments) or 130 (interrupted).
 
 use std::{
-    path::PathBuf,
     process::ExitCode,
     sync::{
         Arc,
@@ -13,14 +12,21 @@ use std::{
 use clap::Args;
 use time::{Date, OffsetDateTime, UtcOffset};
 
-use crate::{config::GlobalArgs, daily::timestamps, db, export, shutdown};
+use crate::{
+    config::GlobalArgs,
+    daily::timestamps,
+    db,
+    export::{self, Target},
+    shutdown,
+};
 
 #[derive(Debug, Clone, Args)]
 pub struct ExportArgs {
-    /// Directory to write `YYYY/MM/DD.ndjson.zst` into (created if missing); files of the days
-    /// exported are replaced whole, others are left alone.
-    #[arg(long, value_name = "DIR")]
-    pub to: PathBuf,
+    /// Directory or object storage prefix (`s3://bucket/prefix`, `gs://...`, `az://...`) to write
+    /// `YYYY/MM/DD.ndjson.zst` into (folders created if missing); the archives of the days exported
+    /// are replaced whole, others are left alone.
+    #[arg(long, value_name = "DIR|URL")]
+    pub to: String,
 
     /// First day exported: the UTC day of T: RFC 3339 (2024-06-01T12:00:00Z), a date (2024-06-01)
     /// or Unix seconds [default: the oldest event's].
@@ -42,10 +48,11 @@ pub async fn run(global: &GlobalArgs, args: ExportArgs) -> anyhow::Result<ExitCo
         eprintln!("--since (day {first}) is after --until (day {last}): nothing to export");
         return Ok(ExitCode::from(2));
     }
+    let to = Target::parse(&args.to)?;
     let pool = db::open(&global.database_url, 2).await?;
     let stop = Arc::new(AtomicBool::new(false));
     let watcher = tokio::spawn(watch_signals(stop.clone()));
-    let report = export::export(&pool, &args.to, first, last, &stop).await;
+    let report = export::export(&pool, &to, first, last, &stop).await;
     watcher.abort();
     pool.close().await;
     let report = report?;

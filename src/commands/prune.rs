@@ -1,4 +1,5 @@
-//! `lobbylog prune`: delete raw events and dead letters older than a cutoff, with a summary.
+//! `lobbylog prune`: delete raw events and dead letters older than a cutoff, archiving the events
+//! first when asked, with a summary.
 
 use std::{
     process::ExitCode,
@@ -16,8 +17,9 @@ use sqlx::PgConnection;
 use crate::{
     config::GlobalArgs,
     db,
+    export::Target,
     progress::Progress,
-    prune::{Age, Cutoff, Pruned, Report, count, prune},
+    prune::{Age, Archived, Cutoff, Pruned, Report, count, count_archived, prune, prune_archived},
     shutdown,
     store::RetentionLock,
 };
@@ -29,7 +31,13 @@ pub struct PruneArgs {
     #[arg(long, value_name = "DURATION")]
     pub older_than: Age,
 
-    /// Count what would be deleted; delete nothing.
+    /// Export the events to this folder or bucket prefix (`s3://bucket/prefix`, `gs://`, `az://`)
+    /// first, as `lobbylog export` does, and delete only what was archived and read back: whole
+    /// UTC days of receipt that ended before the cutoff.
+    #[arg(long, value_name = "DIR|URL", env = "LOBBYLOG_RETENTION_ARCHIVE")]
+    pub archive_to: Option<String>,
+
+    /// Count what would be deleted; delete (and write) nothing.
     #[arg(long)]
     pub dry_run: bool,
 
@@ -41,26 +49,48 @@ pub struct PruneArgs {
 /// Runs the subcommand: waits for the retention lock, prunes (or counts), prints the summary.
 /// Exit status 130 when SIGINT or SIGTERM stopped it.
 pub async fn run(global: &GlobalArgs, args: PruneArgs) -> anyhow::Result<ExitCode> {
-    let pool = db::open(&global.database_url, 2).await?;
+    let archive = match args.archive_to.as_deref().map(str::trim) {
+        Some(to) if !to.is_empty() => Some(Target::parse(to)?),
+        _ => None,
+    };
+    let pool = db::open(&global.database_url, 3).await?;
     let stop = Arc::new(AtomicBool::new(false));
     let watcher = tokio::spawn(watch_signals(stop.clone()));
     let started = Instant::now();
     let mut report = Report::new(args.older_than, args.dry_run);
     if args.dry_run {
         let cutoff = Cutoff::before(&pool, args.older_than).await?;
-        let (events, dead_letters) = count(&mut *pool.acquire().await?, &cutoff).await?;
-        report.record(
+        dry_run(
+            &mut *pool.acquire().await?,
             &cutoff,
-            Pruned {
-                events,
-                dead_letters,
-                interrupted: false,
-            },
-        );
+            archive.as_ref(),
+            &mut report,
+        )
+        .await?;
     } else if let Some(mut lock) = RetentionLock::take(&pool, "prune", &stop).await? {
         let cutoff = Cutoff::before(lock.conn(), args.older_than).await?;
         // On an error the lock is dropped, not released: its session ends, and the lock with it.
-        let pruned = prune_with_progress(lock.conn(), &cutoff, args.batch_size, &stop).await?;
+        let pruned = match &archive {
+            Some(to) => {
+                let pruned = prune_archived(
+                    &pool,
+                    lock.conn(),
+                    &cutoff,
+                    to,
+                    args.batch_size,
+                    &stop,
+                    |_, _| {},
+                )
+                .await?;
+                report.archive = Some(Archived {
+                    to: pruned.0.to,
+                    days: pruned.0.days,
+                    bytes: pruned.0.written.bytes,
+                });
+                pruned.1
+            }
+            None => prune_with_progress(lock.conn(), &cutoff, args.batch_size, &stop).await?,
+        };
         lock.release().await?;
         report.record(&cutoff, pruned);
     } else {
@@ -70,6 +100,31 @@ pub async fn run(global: &GlobalArgs, args: PruneArgs) -> anyhow::Result<ExitCod
     report.elapsed = started.elapsed();
     println!("{report}");
     Ok(ExitCode::from(if report.interrupted { 130 } else { 0 }))
+}
+
+async fn dry_run(
+    conn: &mut PgConnection,
+    cutoff: &Cutoff,
+    archive: Option<&Target>,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let (mut events, dead_letters) = count(conn, cutoff).await?;
+    if let Some(to) = archive {
+        let (archived, days) = count_archived(conn, cutoff).await?;
+        events = archived;
+        report.archive = Some(Archived {
+            to: to.to_string(),
+            days,
+            bytes: 0,
+        });
+    }
+    let pruned = Pruned {
+        events,
+        dead_letters,
+        interrupted: false,
+    };
+    report.record(cutoff, pruned);
+    Ok(())
 }
 
 async fn prune_with_progress(

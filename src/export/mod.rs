@@ -1,21 +1,29 @@
-//! Export: the stored raw events, day by day of receipt (UTC), into one zstd NDJSON file per day
-//! that `lobbylog backfill` reads as it is; never more than a page of bodies in memory.
+//! Export: the stored raw events, day by day of receipt (UTC), into one zstd NDJSON archive per
+//! day, in a folder or a bucket, that `lobbylog backfill` reads as it is; never more than a page
+//! of bodies in memory. The prune that archives goes through here too: each day exported, read
+//! back, then deleted.
 
 mod day_file;
+mod day_object;
+mod day_writer;
+mod report;
+mod target;
 
 use std::{
-    fmt,
-    path::{Path, PathBuf},
     sync::atomic::{AtomicBool, Ordering},
-    time::{Duration, Instant},
+    time::Instant,
 };
 
 use anyhow::Context;
 use sqlx::PgPool;
 use time::Date;
 
-use self::day_file::DayFile;
-pub use self::day_file::{LEVEL, Written};
+use self::day_writer::DayWriter;
+pub use self::{
+    day_writer::{LEVEL, Written},
+    report::Report,
+    target::{Target, day_key},
+};
 use crate::{
     progress::Progress,
     store::event_days::{self, DayBodies},
@@ -24,24 +32,45 @@ use crate::{
 /// Bodies fetched from the cursor at a time.
 pub const PAGE: i64 = 1000;
 
-/// What an export wrote.
-#[derive(Debug, Clone)]
-pub struct Report {
-    pub to: PathBuf,
-    pub days: u64,
-    pub written: Written,
-    pub elapsed: Duration,
-    pub interrupted: bool,
+/// What happens to a day's events once its archive is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Then {
+    Keep,
+    /// Read the archive back, and delete the events it holds if it holds them all.
+    Delete,
 }
 
-/// Writes a file for every day from `first` (`None`: the oldest event's) to `last`, both
+/// Writes an archive for every day from `first` (`None`: the oldest event's) to `last`, both
 /// included, that has events, oldest first. Stops between pages once `stop` is set; the day in
 /// progress is then left as it was before.
 pub async fn export(
     pool: &PgPool,
-    to: &Path,
+    to: &Target,
     first: Option<Date>,
     last: Date,
+    stop: &AtomicBool,
+) -> anyhow::Result<Report> {
+    run(pool, to, first, last, Then::Keep, stop).await
+}
+
+/// Archives every day of receipt up to `last` (included), then deletes its events: only those the
+/// archive was written from, and only once it was read back whole. A failure (an unreachable
+/// bucket, a short read) deletes nothing of that day and stops there.
+pub async fn archive_and_delete(
+    pool: &PgPool,
+    to: &Target,
+    last: Date,
+    stop: &AtomicBool,
+) -> anyhow::Result<Report> {
+    run(pool, to, None, last, Then::Delete, stop).await
+}
+
+async fn run(
+    pool: &PgPool,
+    to: &Target,
+    first: Option<Date>,
+    last: Date,
+    then: Then,
     stop: &AtomicBool,
 ) -> anyhow::Result<Report> {
     let started = Instant::now();
@@ -50,18 +79,12 @@ pub async fn export(
         .context("cannot list the days that have events")?;
     let total = days.iter().map(|&(_, events)| events as u64).sum();
     let mut progress = Progress::new("export", Some(total), false);
-    let mut report = Report {
-        to: to.to_owned(),
-        days: 0,
-        written: Written::default(),
-        elapsed: Duration::ZERO,
-        interrupted: false,
-    };
+    let mut report = Report::new(to);
     let mut outcome = Ok(());
     for (day, _) in days {
         progress.set_message(day.to_string());
-        match export_day(pool, to, day, stop, &mut progress).await {
-            Ok(Some(written)) => report.add(written),
+        match export_day(pool, to, day, then, stop, &mut progress).await {
+            Ok(Some(written)) => report.add(written, then == Then::Delete),
             Ok(None) => report.interrupted = true,
             Err(e) => outcome = Err(e),
         }
@@ -75,67 +98,76 @@ pub async fn export(
     Ok(report)
 }
 
-/// One day's file, or `None` when `stop` was set before it was whole.
+/// One day's archive, or `None` when `stop` was set before it was whole.
 async fn export_day(
     pool: &PgPool,
-    to: &Path,
+    to: &Target,
     day: Date,
+    then: Then,
     stop: &AtomicBool,
     progress: &mut Progress,
 ) -> anyhow::Result<Option<Written>> {
-    let mut file = DayFile::create(to, day)?;
     let reading = || format!("cannot read the events received on {day}");
-    let mut bodies = DayBodies::open(pool, day, PAGE)
-        .await
-        .with_context(reading)?;
-    loop {
-        let page = bodies.next_page().await.with_context(reading)?;
-        if page.is_empty() {
-            break;
-        }
-        if stop.load(Ordering::Relaxed) {
+    let mut bodies = match then {
+        Then::Keep => DayBodies::open(pool, day, PAGE).await,
+        Then::Delete => DayBodies::open_to_delete(pool, day, PAGE).await,
+    }
+    .with_context(reading)?;
+    let mut writer = DayWriter::new(to.create(day)?)?;
+    match write_pages(&mut bodies, &mut writer, stop, progress).await {
+        Ok(true) => {}
+        Ok(false) => {
+            writer.abort().await;
             return Ok(None);
         }
-        // Plain blocking writes: a page compresses in milliseconds, and nothing else runs here.
+        Err(e) => {
+            writer.abort().await;
+            return Err(e.context(format!("cannot export {}", to.name_of(day))));
+        }
+    }
+    let written = writer.finish().await?;
+    if then == Then::Keep {
+        bodies.close().await.with_context(reading)?;
+        return Ok(Some(written));
+    }
+    let read_back = to.count_events(day).await?;
+    anyhow::ensure!(
+        read_back == written.events,
+        "{} holds {read_back} events where {} were written: nothing of {day} deleted",
+        to.name_of(day),
+        written.events
+    );
+    let deleted = bodies
+        .delete_and_commit(day, written.events)
+        .await
+        .with_context(|| format!("cannot delete the events received on {day}"))?;
+    anyhow::ensure!(
+        deleted == written.events,
+        "{deleted} events of {day} were to be deleted where {} were archived: nothing deleted",
+        written.events
+    );
+    Ok(Some(written))
+}
+
+/// Every page of the day into the writer: `false` if `stop` was set first.
+async fn write_pages(
+    bodies: &mut DayBodies,
+    writer: &mut DayWriter,
+    stop: &AtomicBool,
+    progress: &mut Progress,
+) -> anyhow::Result<bool> {
+    loop {
+        let page = bodies.next_page().await.context("cannot read the events")?;
+        if page.is_empty() {
+            return Ok(true);
+        }
+        if stop.load(Ordering::Relaxed) {
+            return Ok(false);
+        }
         for body in &page {
-            file.write_line(body)?;
+            writer.write_line(body)?;
         }
+        writer.flush().await?;
         progress.advance(page.len() as u64);
-    }
-    bodies.close().await.with_context(reading)?;
-    file.finish().map(Some)
-}
-
-impl Report {
-    fn add(&mut self, day: Written) {
-        self.days += 1;
-        self.written.events += day.events;
-        self.written.bytes += day.bytes;
-        self.written.raw_bytes += day.raw_bytes;
-    }
-}
-
-impl fmt::Display for Report {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let seconds = self.elapsed.as_secs_f64();
-        let w = &self.written;
-        match self.interrupted {
-            true => writeln!(f, "export interrupted")?,
-            false => writeln!(f, "export finished")?,
-        }
-        writeln!(f, "  to           {}", self.to.display())?;
-        writeln!(f, "  days         {} written", self.days)?;
-        writeln!(f, "  events       {}", w.events)?;
-        writeln!(
-            f,
-            "  bytes        {} written (zstd level {LEVEL}; {} uncompressed)",
-            w.bytes, w.raw_bytes
-        )?;
-        writeln!(f, "  elapsed      {seconds:.2} s")?;
-        write!(
-            f,
-            "  rate         {:.0} events/s",
-            w.events as f64 / seconds.max(1e-9)
-        )
     }
 }

@@ -1,6 +1,7 @@
 //! Retention: deleting raw events and dead letters older than a cutoff, in small batches.
 
 mod age;
+mod archived;
 pub mod schedule;
 mod summary;
 
@@ -10,7 +11,8 @@ use sqlx::{PgConnection, PgExecutor};
 
 pub use self::{
     age::{Age, Retention},
-    summary::Report,
+    archived::{count_archived, prune_archived},
+    summary::{Archived, Report},
 };
 use crate::store::retention::{self, Batch};
 
@@ -102,6 +104,18 @@ pub async fn prune(
     pruned.dead_letters = rows;
     pruned.interrupted = stopped;
     Ok(pruned)
+}
+
+/// Deletes the dead letters older than `cutoff` as `prune` does: (rows, stopped).
+pub async fn prune_dead_letters(
+    conn: &mut PgConnection,
+    cutoff: &Cutoff,
+    batch_size: i64,
+    stop: &AtomicBool,
+    mut deleted: impl FnMut(Table, u64),
+) -> Result<(u64, bool), sqlx::Error> {
+    let target = Target::DeadLetters;
+    drain(conn, &target, cutoff, batch_size, stop, &mut deleted).await
 }
 
 /// Deletes batch after batch until one comes back short or `stop` is set: (rows, stopped).

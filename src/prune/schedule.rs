@@ -1,5 +1,5 @@
-//! Retention inside `serve`: a prune once a day when `LOBBYLOG_RETENTION` is set, and the gauges
-//! of the oldest and the newest stored events.
+//! Retention inside `serve`: a prune once a day when `LOBBYLOG_RETENTION` is set (archiving first
+//! with `LOBBYLOG_RETENTION_ARCHIVE`), and the gauges of the oldest and the newest stored events.
 
 use std::{
     sync::{Arc, atomic::AtomicBool},
@@ -8,8 +8,9 @@ use std::{
 
 use sqlx::PgPool;
 
-use super::{Age, Cutoff, Retention, prune};
+use super::{Age, Cutoff, Retention, prune, prune_archived};
 use crate::{
+    export::Target,
     metrics::Metrics,
     store::{Availability, RetentionLock, retention},
     telemetry,
@@ -30,6 +31,7 @@ pub async fn run(
     metrics: Arc<Metrics>,
     availability: Availability,
     retention: Retention,
+    archive: Option<Target>,
 ) {
     while !availability.is_up() {
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -37,7 +39,7 @@ pub async fn run(
     let gauge = refresh_gauge_every(&pool, &metrics);
     match retention.0 {
         Some(age) => {
-            tokio::join!(gauge, prune_daily(&pool, &metrics, age));
+            tokio::join!(gauge, prune_daily(&pool, &metrics, age, archive.as_ref()));
         }
         None => gauge.await,
     }
@@ -62,11 +64,11 @@ async fn refresh_gauge(pool: &PgPool, metrics: &Metrics) {
     }
 }
 
-async fn prune_daily(pool: &PgPool, metrics: &Metrics, age: Age) {
+async fn prune_daily(pool: &PgPool, metrics: &Metrics, age: Age, archive: Option<&Target>) {
     let mut next = Instant::now();
     loop {
         tokio::time::sleep_until(next.into()).await;
-        next = match prune_once(pool, metrics, age).await {
+        next = match prune_once(pool, metrics, age, archive).await {
             Ok(outcome) => {
                 metrics.retention.run(outcome);
                 refresh_gauge(pool, metrics).await;
@@ -87,7 +89,12 @@ async fn prune_daily(pool: &PgPool, metrics: &Metrics, age: Age) {
 }
 
 /// One scheduled run: `finished`, or `skipped` when another process holds the lock.
-async fn prune_once(pool: &PgPool, metrics: &Metrics, age: Age) -> anyhow::Result<&'static str> {
+async fn prune_once(
+    pool: &PgPool,
+    metrics: &Metrics,
+    age: Age,
+    archive: Option<&Target>,
+) -> anyhow::Result<&'static str> {
     let Some(mut lock) = RetentionLock::try_take(pool).await? else {
         tracing::info!(
             "retention prune skipped: another process holds the retention lock \
@@ -98,10 +105,21 @@ async fn prune_once(pool: &PgPool, metrics: &Metrics, age: Age) -> anyhow::Resul
     let started = Instant::now();
     let cutoff = Cutoff::before(lock.conn(), age).await?;
     let never = AtomicBool::new(false);
-    let pruned = prune(lock.conn(), &cutoff, BATCH_SIZE, &never, |table, rows| {
-        metrics.retention.pruned(table.as_str(), rows)
-    })
-    .await?;
+    let deleted = |table: super::Table, rows| metrics.retention.pruned(table.as_str(), rows);
+    let pruned = match archive {
+        Some(to) => {
+            let (export, pruned) =
+                prune_archived(pool, lock.conn(), &cutoff, to, BATCH_SIZE, &never, deleted).await?;
+            tracing::info!(
+                to = %to,
+                days = export.days,
+                bytes = export.written.bytes,
+                "retention archived the days it prunes"
+            );
+            pruned
+        }
+        None => prune(lock.conn(), &cutoff, BATCH_SIZE, &never, deleted).await?,
+    };
     lock.release().await?;
     tracing::info!(
         events = pruned.events,

@@ -14,6 +14,16 @@ pub struct Report {
     pub dead_letters: u64,
     pub interrupted: bool,
     pub elapsed: Duration,
+    /// Where the events were archived before they were deleted (`--archive-to`).
+    pub archive: Option<Archived>,
+}
+
+/// The archives a prune wrote (a dry run: would write).
+#[derive(Debug, Clone)]
+pub struct Archived {
+    pub to: String,
+    pub days: u64,
+    pub bytes: u64,
 }
 
 impl Report {
@@ -26,6 +36,7 @@ impl Report {
             dead_letters: 0,
             interrupted: false,
             elapsed: Duration::ZERO,
+            archive: None,
         }
     }
 
@@ -53,6 +64,17 @@ impl fmt::Display for Report {
             "deleted"
         };
         writeln!(f, "  events        {} {verb}", self.events)?;
+        if let Some(archive) = &self.archive {
+            let (days, to) = (archive.days, &archive.to);
+            match self.dry_run {
+                true => writeln!(f, "  archive       {days} days would be written to {to}")?,
+                false => writeln!(
+                    f,
+                    "  archived      {days} days to {to} ({} bytes), each read back before its events were deleted",
+                    archive.bytes
+                )?,
+            }
+        }
         writeln!(f, "  dead letters  {} {verb}", self.dead_letters)?;
         let seconds = self.elapsed.as_secs_f64();
         write!(f, "  elapsed       {seconds:.2} s")?;

@@ -1,11 +1,14 @@
-//! Stored raw events by UTC day of `received_at`, for `lobbylog export`: the days that have some,
-//! and one day's bodies read in pages through a server-side cursor.
+//! Stored raw events by UTC day of `received_at`, for `lobbylog export` and the prune that
+//! archives: the days that have some, one day's bodies read in pages through a server-side
+//! cursor, and the deletion of exactly the rows that cursor read.
 //!
 //! Both filter on `received_at`, whose BRIN index lets Postgres skip the blocks outside the window
 //! (rows lie roughly in order of receipt); no index is added that every insert would pay for.
 
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{PgExecutor, PgPool, Postgres, Transaction};
 use time::{Date, Duration, OffsetDateTime, Time};
+
+use super::retention;
 
 /// The cursor a day is read through; one at a time per transaction.
 const CURSOR: &str = "export_day";
@@ -18,7 +21,7 @@ fn day_start(day: Date) -> OffsetDateTime {
 /// The days from `first` to `last` (inclusive, UTC) with at least one event received, oldest
 /// first, each with its count of events. `None` for `first` means from the oldest event.
 pub async fn days_with_events(
-    pool: &PgPool,
+    db: impl PgExecutor<'_>,
     first: Option<Date>,
     last: Date,
 ) -> Result<Vec<(Date, i64)>, sqlx::Error> {
@@ -30,7 +33,7 @@ pub async fn days_with_events(
     )
     .bind(first.map(day_start))
     .bind(day_start(last) + Duration::DAY)
-    .fetch_all(pool)
+    .fetch_all(db)
     .await
 }
 
@@ -45,10 +48,30 @@ pub struct DayBodies {
 impl DayBodies {
     /// Opens the cursor over `day` in a read-only transaction of its own; `page` bodies per fetch.
     pub async fn open(pool: &PgPool, day: Date, page: i64) -> Result<Self, sqlx::Error> {
+        Self::open_in(pool, "set transaction read only", day, page).await
+    }
+
+    /// The same in a repeatable-read transaction that `delete_and_commit` may end: its one
+    /// snapshot is what the cursor reads and what the delete sees, so events stored meanwhile
+    /// (the live intake, a backfill) are neither read nor deleted.
+    pub async fn open_to_delete(pool: &PgPool, day: Date, page: i64) -> Result<Self, sqlx::Error> {
+        Self::open_in(
+            pool,
+            "set transaction isolation level repeatable read",
+            day,
+            page,
+        )
+        .await
+    }
+
+    async fn open_in(
+        pool: &PgPool,
+        mode: &'static str,
+        day: Date,
+        page: i64,
+    ) -> Result<Self, sqlx::Error> {
         let mut tx = pool.begin().await?;
-        sqlx::query("set transaction read only")
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(mode).execute(&mut *tx).await?;
         // DECLARE takes no bind parameters: the bounds are our own `timestamptz` literals.
         let sql = format!(
             "declare {CURSOR} no scroll cursor for
@@ -72,9 +95,39 @@ impl DayBodies {
             .await
     }
 
-    /// Ends the read-only transaction (it changed nothing either way).
+    /// Ends the transaction, changing nothing.
     pub async fn close(self) -> Result<(), sqlx::Error> {
         self.tx.rollback().await
+    }
+
+    /// Deletes the day's events the cursor read (the transaction's snapshot) and moves the
+    /// retention horizon past every one of them, then commits if they were `expected` in number
+    /// and rolls back otherwise. Returns how many there were.
+    pub async fn delete_and_commit(mut self, day: Date, expected: u64) -> Result<u64, sqlx::Error> {
+        let (start, end) = (day_start(day), day_start(day) + Duration::DAY);
+        let horizon: Option<String> = sqlx::query_scalar(
+            "select greatest($2, max(coalesce(event_ts, received_at)) + interval '1 microsecond')::text
+             from webhook_events where received_at >= $1 and received_at < $2",
+        )
+        .bind(start)
+        .bind(end)
+        .fetch_one(&mut *self.tx)
+        .await?;
+        if let Some(horizon) = horizon {
+            retention::advance_horizon(&mut *self.tx, &horizon).await?;
+        }
+        let deleted =
+            sqlx::query("delete from webhook_events where received_at >= $1 and received_at < $2")
+                .bind(start)
+                .bind(end)
+                .execute(&mut *self.tx)
+                .await?
+                .rows_affected();
+        match deleted == expected {
+            true => self.tx.commit().await?,
+            false => self.tx.rollback().await?,
+        }
+        Ok(deleted)
     }
 }
 

@@ -45,6 +45,17 @@ pub async fn cutoff(
     .await
 }
 
+/// The last UTC day that ended at or before `cutoff`: the last a prune that archives may delete.
+pub async fn last_day_ended_by(
+    db: impl PgExecutor<'_>,
+    cutoff: &str,
+) -> Result<time::Date, sqlx::Error> {
+    sqlx::query_scalar("select ($1::timestamptz at time zone 'UTC')::date - 1")
+        .bind(cutoff)
+        .fetch_one(db)
+        .await
+}
+
 /// The distinct event types, one index probe each rather than a scan of the table.
 const TYPES: &str = "with recursive types(t) as (
     select min(event_type) from webhook_events

@@ -21,13 +21,13 @@ async fn backfill(url: &str, args: &[&str], stdin: Option<Vec<u8>>) -> Run {
 }
 
 /// `n` distinct knocks starting with `prefix`, one event each.
-fn sample(prefix: &str, n: usize) -> Vec<Value> {
+pub fn sample(prefix: &str, n: usize) -> Vec<Value> {
     (0..n)
         .map(|i| daily::waiting_joined("room", &format!("{prefix}-{i:05}"), 1.7e9 + i as f64))
         .collect()
 }
 
-fn ndjson(events: &[Value]) -> Vec<u8> {
+pub fn ndjson(events: &[Value]) -> Vec<u8> {
     events
         .iter()
         .map(|e| format!("{e}\n"))
@@ -35,17 +35,17 @@ fn ndjson(events: &[Value]) -> Vec<u8> {
         .into_bytes()
 }
 
-fn pretty_array(events: &[Value]) -> Vec<u8> {
+pub fn pretty_array(events: &[Value]) -> Vec<u8> {
     serde_json::to_vec_pretty(events).unwrap()
 }
 
-fn gzip(bytes: &[u8]) -> Vec<u8> {
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     encoder.write_all(bytes).unwrap();
     encoder.finish().unwrap()
 }
 
-fn zstd(bytes: &[u8]) -> Vec<u8> {
+pub fn zstd(bytes: &[u8]) -> Vec<u8> {
     zstd::encode_all(bytes, 3).unwrap()
 }
 

@@ -19,7 +19,7 @@ use crate::{
 };
 
 /// The days events are received on, the first and last of a month among them.
-const DAYS: [&str; 4] = ["2024-05-31", "2024-06-01", "2024-06-02", "2024-06-03"];
+pub const DAYS: [&str; 4] = ["2024-05-31", "2024-06-01", "2024-06-02", "2024-06-03"];
 
 async fn export(url: &str, args: &[&str]) -> Run {
     let args: Vec<&str> = std::iter::once("export")
@@ -30,7 +30,7 @@ async fn export(url: &str, args: &[&str]) -> Run {
 
 /// Posts knock histories and an event with awkward text, then dates their receipt over `DAYS`
 /// (two of them a microsecond either side of midnight). Returns the events expected per file.
-async fn stored_over_days(app: &TestApp) -> BTreeMap<String, usize> {
+pub async fn stored_over_days(app: &TestApp) -> BTreeMap<String, usize> {
     let mut rng = StdRng::seed_from_u64(7);
     let mut events: Vec<Value> = (0..25)
         .flat_map(|i| daily::random_history(&mut rng, i, now()).0)
@@ -70,7 +70,7 @@ async fn stored_over_days(app: &TestApp) -> BTreeMap<String, usize> {
 }
 
 /// `2024-06-01` → `2024/06/01.ndjson.zst`
-fn file_of(day: &str) -> String {
+pub fn file_of(day: &str) -> String {
     format!("{}.ndjson.zst", day.replace('-', "/"))
 }
 
@@ -115,7 +115,7 @@ fn lines_per_file(dir: &Path) -> BTreeMap<String, usize> {
 }
 
 /// Every stored body by event id, as Postgres prints the `jsonb`: equal text, equal `jsonb`.
-async fn bodies(pool: &PgPool) -> Vec<(String, String)> {
+pub async fn bodies(pool: &PgPool) -> Vec<(String, String)> {
     sqlx::query_as("select event_id, body::text from webhook_events order by event_id")
         .fetch_all(pool)
         .await

@@ -5,6 +5,7 @@ pub mod attack;
 mod binary;
 mod database;
 pub mod markdown;
+pub mod s3;
 pub mod spool;
 
 use std::{

@@ -31,6 +31,7 @@ mod intake;
 mod knocks;
 mod logs;
 mod markup;
+mod object_storage;
 mod outage;
 mod process;
 mod proxy;

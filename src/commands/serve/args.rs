@@ -113,4 +113,10 @@ pub struct ServeArgs {
         hide_default_value = true
     )]
     pub retention: Retention,
+
+    /// With `--retention`: export the events to this folder or bucket prefix (`s3://bucket/prefix`,
+    /// `gs://`, `az://`) before deleting them, whole UTC days of receipt, each read back first;
+    /// unset or empty deletes without archiving.
+    #[arg(long, env = "LOBBYLOG_RETENTION_ARCHIVE", value_name = "DIR|URL")]
+    pub retention_archive: Option<String>,
 }

@@ -15,6 +15,7 @@ use crate::{
     daily::watchdog::Watchdog,
     db,
     edge::MIN_CONNECTIONS,
+    export::Target,
     pipeline::Listeners,
     pipeline::{self, Settings},
     prune, rollups, shutdown,
@@ -30,6 +31,7 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
     let spool = spool_dir::resolve(args.spool_dir.as_deref())?;
     tracing::info!(spool = %spool.path.display(), from = spool.from, "spool directory");
     let settings = settings(&args, spool.path.clone())?;
+    let retention_archive = retention_archive(&args)?;
     let pool = db::lazy_pool(&global.database_url, args.db_max_connections)?;
     let listeners = Listeners {
         public: bind(args.listen).await?,
@@ -66,6 +68,7 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
         metrics,
         ready.clone(),
         args.retention,
+        retention_archive,
     ));
     let every = Duration::from_millis(args.rollup_interval_ms);
     let (rollup_pool, metrics) = (pool.clone(), pipeline.state.metrics.clone());
@@ -191,4 +194,22 @@ fn verification(args: &ServeArgs) -> anyhow::Result<Verification> {
              (or LOBBYLOG_ALLOW_UNSIGNED=true to accept unsigned requests, for local experiments only)"
         ),
     }
+}
+
+/// Where the scheduled prune archives, checked before anything starts.
+fn retention_archive(args: &ServeArgs) -> anyhow::Result<Option<Target>> {
+    let Some(to) = args.retention_archive.as_deref().map(str::trim) else {
+        return Ok(None);
+    };
+    if to.is_empty() {
+        return Ok(None);
+    }
+    if args.retention.0.is_none() {
+        tracing::warn!(
+            archive = to,
+            "LOBBYLOG_RETENTION_ARCHIVE is set without LOBBYLOG_RETENTION: nothing is pruned, so nothing is archived"
+        );
+    }
+    let target = Target::parse(to).context("LOBBYLOG_RETENTION_ARCHIVE")?;
+    Ok(Some(target))
 }

@@ -1,4 +1,5 @@
-//! Where archives come from: paths walked in a stable order, stdin, and decompression by magic.
+//! Where archives come from: paths walked in a stable order, stdin, objects in a bucket, and
+//! decompression by magic.
 
 use std::{
     fmt,
@@ -12,16 +13,27 @@ use std::{
 };
 
 use anyhow::Context;
+use tokio::runtime::Handle;
+
+use crate::bucket::{Bucket, ObjectReader};
 
 const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
 const ZSTD_MAGIC: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
 const BUFFER: usize = 256 * 1024;
 
 /// One input to read.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Input {
     Stdin,
-    File { path: PathBuf, size: u64 },
+    File {
+        path: PathBuf,
+        size: u64,
+    },
+    Object {
+        bucket: Bucket,
+        path: object_store::path::Path,
+        size: u64,
+    },
 }
 
 impl fmt::Display for Input {
@@ -29,6 +41,7 @@ impl fmt::Display for Input {
         match self {
             Self::Stdin => f.write_str("stdin"),
             Self::File { path, .. } => write!(f, "{}", path.display()),
+            Self::Object { bucket, path, .. } => f.write_str(&bucket.url_of(path)),
         }
     }
 }
@@ -89,7 +102,7 @@ pub fn total_bytes(inputs: &[Input]) -> Option<u64> {
         .iter()
         .map(|input| match input {
             Input::Stdin => None,
-            Input::File { size, .. } => Some(*size),
+            Input::File { size, .. } | Input::Object { size, .. } => Some(*size),
         })
         .sum()
 }
@@ -117,11 +130,15 @@ impl<R: Read> Read for Counted<R> {
     }
 }
 
-/// Opens an input for reading, decompressed when its first bytes say gzip or zstd.
-pub fn open(input: &Input, counter: &Counter) -> io::Result<Box<dyn BufRead>> {
+/// Opens an input for reading, decompressed when its first bytes say gzip or zstd. An object is
+/// fetched through `runtime`, from a thread that is not one of its workers.
+pub fn open(input: &Input, counter: &Counter, runtime: &Handle) -> io::Result<Box<dyn BufRead>> {
     let raw: Box<dyn Read> = match input {
         Input::Stdin => Box::new(io::stdin().lock()),
         Input::File { path, .. } => Box::new(File::open(path)?),
+        Input::Object { bucket, path, .. } => {
+            Box::new(ObjectReader::open(runtime.clone(), bucket, path)?)
+        }
     };
     decompress(Counted {
         inner: raw,

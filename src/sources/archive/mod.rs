@@ -1,10 +1,11 @@
-//! Archives: saved webhooks read from files and folders, compressed or not, through the same
-//! triage and store as live events.
+//! Archives: saved webhooks read from files, folders and object storage, compressed or not,
+//! through the same triage and store as live events.
 
 mod files;
 mod json_values;
 mod loader;
 mod ndjson_lines;
+mod objects;
 mod reader;
 mod record_shape;
 mod records;
@@ -23,10 +24,7 @@ use sqlx::PgPool;
 use tokio::sync::Notify;
 
 use self::loader::Loader;
-pub use self::{
-    files::{Input, expand},
-    report::Report,
-};
+pub use self::{files::Input, objects::inputs, report::Report};
 use crate::{progress::Progress, shutdown};
 
 /// The records of one archive's bytes, decompressed and split as `load` does: each with its line

@@ -10,7 +10,7 @@ use std::{
     },
 };
 
-use tokio::sync::mpsc;
+use tokio::{runtime::Handle, sync::mpsc};
 
 use super::{
     LOADERS,
@@ -44,12 +44,14 @@ struct Reader {
     tx: mpsc::Sender<Chunk>,
     stop: Arc<AtomicBool>,
     counter: Counter,
+    runtime: Handle,
     chunk: Chunk,
     recent: Recent,
 }
 
 /// Starts reading `inputs` on a thread; chunks arrive on the receiver, which ends after the last
-/// input or once `stop` is set. Dropping the receiver stops the reader too.
+/// input or once `stop` is set. Dropping the receiver stops the reader too. Objects in a bucket
+/// are fetched through the runtime it is called from.
 pub fn spawn(
     inputs: Vec<Input>,
     batch_size: usize,
@@ -61,6 +63,7 @@ pub fn spawn(
         tx,
         stop,
         counter: Counter::default(),
+        runtime: Handle::current(),
         chunk: Chunk::default(),
         // Every batch that may not have committed yet: being read, queued, being written.
         recent: Recent::new((QUEUED_CHUNKS + LOADERS + 2) * batch_size),
@@ -93,7 +96,7 @@ impl Reader {
 
     fn read_input(&mut self, input: &Input, name: &str) -> std::io::Result<()> {
         let file: Arc<str> = Arc::from(name);
-        let mut records = records::open(files::open(input, &self.counter)?)?;
+        let mut records = records::open(files::open(input, &self.counter, &self.runtime)?)?;
         while let Some(record) = records.next_record()? {
             take(&mut self.chunk, &mut self.recent, record, &file);
             if self.chunk.items.len() >= self.batch_size {

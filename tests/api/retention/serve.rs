@@ -68,3 +68,40 @@ async fn serve_prunes_once_started_when_retention_is_set_and_skips_while_another
     assert_eq!(metric(&pruning, &pruned("dead_letters")).await, Some(1.0));
     assert!(metric_within(&pruning, AGE, 89.0 * DAY..89.1 * DAY).await);
 }
+
+#[tokio::test]
+async fn serve_archives_whole_days_to_the_retention_archive_before_it_prunes_them() {
+    let app = spawn_app().await;
+    let per_day = crate::export::stored_over_days(&app).await;
+    let total: usize = per_day.values().sum();
+    // Received just now: its day is not over, so it stays.
+    sqlx::query("update webhook_events set received_at = now() where event_id = (select min(event_id) from webhook_events)")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let (spool, archive) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let to = archive.path().to_str().unwrap();
+    let env = [
+        ("LOBBYLOG_RETENTION", "1d"),
+        ("LOBBYLOG_RETENTION_ARCHIVE", to),
+    ];
+    let url = app.database_url();
+    let service = Service::start_with(&url, spool.path(), free_port(), &env, None);
+
+    assert!(metric_within(&service, &runs("finished"), 1.0..1.1).await);
+    assert_eq!(count_events(&app.pool).await, 1);
+    let archived = (total - 1) as f64;
+    assert_eq!(
+        metric(&service, &pruned("webhook_events")).await,
+        Some(archived)
+    );
+    let lines: usize = per_day
+        .keys()
+        .map(|file| {
+            let bytes = std::fs::read(archive.path().join(file)).unwrap();
+            let text = zstd::decode_all(&bytes[..]).unwrap();
+            text.iter().filter(|&&b| b == b'\n').count()
+        })
+        .sum();
+    assert_eq!(lines, total - 1, "every deleted event is in its day's file");
+}
