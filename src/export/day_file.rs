@@ -16,6 +16,9 @@ pub struct DayFile {
     temp: PathBuf,
     file: Option<BufWriter<File>>,
     renamed: bool,
+    /// Folders above the file that this day created (its month's, then its year's): their
+    /// parents must be fsync'd to keep them.
+    created: usize,
 }
 
 impl DayFile {
@@ -23,6 +26,11 @@ impl DayFile {
     /// that two exports into one folder never write the same one.
     pub fn create(path: PathBuf) -> anyhow::Result<Self> {
         let folder = path.parent().expect("a day's file is in a month's folder");
+        let created = folder
+            .ancestors()
+            .take(2)
+            .take_while(|f| !f.exists())
+            .count();
         fs::create_dir_all(folder)
             .with_context(|| format!("cannot create directory {}", folder.display()))?;
         let name = path.file_name().expect("a day's file has a name");
@@ -38,6 +46,7 @@ impl DayFile {
             temp,
             file: Some(BufWriter::with_capacity(1 << 18, file)),
             renamed: false,
+            created,
         })
     }
 
@@ -63,8 +72,8 @@ impl DayFile {
             )
         })?;
         self.renamed = true;
-        // The month's folder holds the new name; the year's and the export's may hold new folders.
-        for folder in self.path.ancestors().skip(1).take(3) {
+        // The month's folder holds the new name; the year's and the export's, new folders if any.
+        for folder in self.path.ancestors().skip(1).take(1 + self.created) {
             sync_folder(folder)?;
         }
         Ok(())

@@ -30,7 +30,7 @@ use crate::{
 };
 
 /// Bodies fetched from the cursor at a time.
-pub const PAGE: i64 = 1000;
+pub const PAGE: i64 = 4000;
 
 /// What happens to a day's events once its archive is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,9 +81,22 @@ async fn run(
     let mut progress = Progress::new("export", Some(total), false);
     let mut report = Report::new(to);
     let mut outcome = Ok(());
-    for (day, _) in days {
+    // The next day's cursor is opened, and its first page fetched (Postgres reads and sorts the
+    // whole day for it), while this day compresses and is made durable.
+    let open = |i: usize| {
+        let day = days.get(i).map(|&(day, _)| day)?;
+        Some(tokio::spawn(open_day(pool.clone(), day, then)))
+    };
+    let mut next = open(0);
+    for (i, &(day, _)) in days.iter().enumerate() {
+        let opened = next.take().expect("each day is opened ahead");
+        next = open(i + 1);
         progress.set_message(day.to_string());
-        match export_day(pool, to, day, then, stop, &mut progress).await {
+        let exported = match opened.await.context("a day's reader panicked")? {
+            Ok(opened) => export_day(opened, to, day, then, stop, &mut progress).await,
+            Err(e) => Err(e.context(format!("cannot read the events received on {day}"))),
+        };
+        match exported {
             Ok(Some(written)) => report.add(written, then == Then::Delete),
             Ok(None) => report.interrupted = true,
             Err(e) => outcome = Err(e),
@@ -92,15 +105,34 @@ async fn run(
             break;
         }
     }
+    if let Some(next) = next {
+        // Its transaction rolls back as its connection goes back to the pool.
+        next.abort();
+    }
     progress.finish();
     outcome?;
     report.elapsed = started.elapsed();
     Ok(report)
 }
 
+/// A day's cursor with its first page.
+struct OpenDay {
+    bodies: DayBodies,
+    first: Vec<String>,
+}
+
+async fn open_day(pool: PgPool, day: Date, then: Then) -> anyhow::Result<OpenDay> {
+    let mut bodies = match then {
+        Then::Keep => DayBodies::open(&pool, day, PAGE).await?,
+        Then::Delete => DayBodies::open_to_delete(&pool, day, PAGE).await?,
+    };
+    let first = bodies.next_page().await?;
+    Ok(OpenDay { bodies, first })
+}
+
 /// One day's archive, or `None` when `stop` was set before it was whole.
 async fn export_day(
-    pool: &PgPool,
+    open: OpenDay,
     to: &Target,
     day: Date,
     then: Then,
@@ -108,13 +140,9 @@ async fn export_day(
     progress: &mut Progress,
 ) -> anyhow::Result<Option<Written>> {
     let reading = || format!("cannot read the events received on {day}");
-    let mut bodies = match then {
-        Then::Keep => DayBodies::open(pool, day, PAGE).await,
-        Then::Delete => DayBodies::open_to_delete(pool, day, PAGE).await,
-    }
-    .with_context(reading)?;
+    let OpenDay { mut bodies, first } = open;
     let mut writer = DayWriter::new(to.create(day)?)?;
-    match write_pages(&mut bodies, &mut writer, stop, progress).await {
+    match write_pages(&mut bodies, first, &mut writer, stop, progress).await {
         Ok(true) => {}
         Ok(false) => {
             writer.abort().await;
@@ -149,25 +177,24 @@ async fn export_day(
     Ok(Some(written))
 }
 
-/// Every page of the day into the writer: `false` if `stop` was set first.
+/// Every page of the day, from `first` on, into the writer: `false` if `stop` was set first.
 async fn write_pages(
     bodies: &mut DayBodies,
+    first: Vec<String>,
     writer: &mut DayWriter,
     stop: &AtomicBool,
     progress: &mut Progress,
 ) -> anyhow::Result<bool> {
+    let mut page = first;
     loop {
-        let page = bodies.next_page().await.context("cannot read the events")?;
         if page.is_empty() {
             return Ok(true);
         }
         if stop.load(Ordering::Relaxed) {
             return Ok(false);
         }
-        for body in &page {
-            writer.write_line(body)?;
-        }
-        writer.flush().await?;
         progress.advance(page.len() as u64);
+        writer.write_page(page).await?;
+        page = bodies.next_page().await.context("cannot read the events")?;
     }
 }

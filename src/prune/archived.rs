@@ -25,6 +25,12 @@ pub async fn prune_archived(
     mut deleted: impl FnMut(Table, u64),
 ) -> anyhow::Result<(export::Report, Pruned)> {
     let last = retention::last_day_ended_by(&mut *conn, &cutoff.at).await?;
+    // The horizon moves first, past every event that may go, so it is past every deleted one at
+    // all times (ahead of the rest, should an archive fail: reproject then keeps more as it was).
+    let end = event_days::day_start(last) + time::Duration::DAY;
+    if let Some(horizon) = retention::horizon_past_received(&mut *conn, end).await? {
+        retention::advance_horizon(&mut *conn, &horizon).await?;
+    }
     let report = export::archive_and_delete(pool, to, last, stop).await?;
     deleted(Table::WebhookEvents, report.deleted);
     let mut pruned = Pruned {

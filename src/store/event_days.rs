@@ -8,13 +8,11 @@
 use sqlx::{PgExecutor, PgPool, Postgres, Transaction};
 use time::{Date, Duration, OffsetDateTime, Time};
 
-use super::retention;
-
 /// The cursor a day is read through; one at a time per transaction.
 const CURSOR: &str = "export_day";
 
 /// The first instant of `day` (UTC).
-fn day_start(day: Date) -> OffsetDateTime {
+pub fn day_start(day: Date) -> OffsetDateTime {
     day.with_time(Time::MIDNIGHT).assume_utc()
 }
 
@@ -72,6 +70,10 @@ impl DayBodies {
     ) -> Result<Self, sqlx::Error> {
         let mut tx = pool.begin().await?;
         sqlx::query(mode).execute(&mut *tx).await?;
+        // The day is sorted before its first row is sent: in memory up to this much, not on disk.
+        sqlx::query("set local work_mem = '64MB'")
+            .execute(&mut *tx)
+            .await?;
         // DECLARE takes no bind parameters: the bounds are our own `timestamptz` literals.
         let sql = format!(
             "declare {CURSOR} no scroll cursor for
@@ -100,22 +102,11 @@ impl DayBodies {
         self.tx.rollback().await
     }
 
-    /// Deletes the day's events the cursor read (the transaction's snapshot) and moves the
-    /// retention horizon past every one of them, then commits if they were `expected` in number
-    /// and rolls back otherwise. Returns how many there were.
+    /// Deletes the day's events the cursor read (the transaction's snapshot), then commits if
+    /// they were `expected` in number and rolls back otherwise. Returns how many there were. The
+    /// retention horizon must have been moved past them first (`retention::advance_horizon`).
     pub async fn delete_and_commit(mut self, day: Date, expected: u64) -> Result<u64, sqlx::Error> {
         let (start, end) = (day_start(day), day_start(day) + Duration::DAY);
-        let horizon: Option<String> = sqlx::query_scalar(
-            "select greatest($2, max(coalesce(event_ts, received_at)) + interval '1 microsecond')::text
-             from webhook_events where received_at >= $1 and received_at < $2",
-        )
-        .bind(start)
-        .bind(end)
-        .fetch_one(&mut *self.tx)
-        .await?;
-        if let Some(horizon) = horizon {
-            retention::advance_horizon(&mut *self.tx, &horizon).await?;
-        }
         let deleted =
             sqlx::query("delete from webhook_events where received_at >= $1 and received_at < $2")
                 .bind(start)

@@ -56,6 +56,21 @@ pub async fn last_day_ended_by(
         .await
 }
 
+/// A horizon past every event received before `end`: `end` itself, or later if one of them was
+/// sent later (a clock ahead); `None` if there is none.
+pub async fn horizon_past_received(
+    db: impl PgExecutor<'_>,
+    end: time::OffsetDateTime,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select greatest($1, max(coalesce(event_ts, received_at)) + interval '1 microsecond')::text
+         from webhook_events where received_at < $1 having count(*) > 0",
+    )
+    .bind(end)
+    .fetch_optional(db)
+    .await
+}
+
 /// The distinct event types, one index probe each rather than a scan of the table.
 const TYPES: &str = "with recursive types(t) as (
     select min(event_type) from webhook_events
