@@ -75,6 +75,16 @@ impl Bucket {
         })
     }
 
+    /// A bucket of `store`, for the unit tests.
+    #[cfg(test)]
+    fn of(store: Arc<dyn ObjectStore>, root: &str) -> Self {
+        Self {
+            store,
+            prefix: Path::default(),
+            root: root.to_owned(),
+        }
+    }
+
     pub fn store(&self) -> &Arc<dyn ObjectStore> {
         &self.store
     }
@@ -121,13 +131,12 @@ impl Bucket {
         Ok(objects)
     }
 
-    /// The size of the object at `path`, or `None` if there is none.
-    pub async fn size_of(&self, path: &Path) -> anyhow::Result<Option<u64>> {
-        match self.store.head(path).await {
-            Ok(meta) => Ok(Some(meta.size)),
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(self.failed("cannot read", path, e)),
-        }
+    /// What the bucket says of the object at `path`: its size and version.
+    pub async fn head(&self, path: &Path) -> anyhow::Result<ObjectMeta> {
+        self.store
+            .head(path)
+            .await
+            .map_err(|e| self.failed("cannot read", path, e))
     }
 
     /// An error about the object at `path`, named, without secrets.

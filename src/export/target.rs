@@ -79,14 +79,8 @@ impl Target {
                 Box::new(File::open(&path).with_context(|| format!("cannot read {name}"))?)
             }
             Self::Bucket(bucket) => {
-                let (bucket, path) = (bucket.clone(), bucket.join(&day_key(day)));
-                let runtime = Handle::current();
-                let object = tokio::task::spawn_blocking(move || {
-                    ObjectReader::open(runtime, &bucket, &path)
-                })
-                .await?
-                .with_context(|| format!("cannot read {name}"))?;
-                Box::new(object)
+                let meta = bucket.head(&bucket.join(&day_key(day))).await?;
+                Box::new(ObjectReader::new(Handle::current(), bucket, meta))
             }
         };
         tokio::task::spawn_blocking(move || count_lines(reader))

@@ -31,8 +31,7 @@ pub enum Input {
     },
     Object {
         bucket: Bucket,
-        path: object_store::path::Path,
-        size: u64,
+        meta: object_store::ObjectMeta,
     },
 }
 
@@ -41,7 +40,7 @@ impl fmt::Display for Input {
         match self {
             Self::Stdin => f.write_str("stdin"),
             Self::File { path, .. } => write!(f, "{}", path.display()),
-            Self::Object { bucket, path, .. } => f.write_str(&bucket.url_of(path)),
+            Self::Object { bucket, meta } => f.write_str(&bucket.url_of(&meta.location)),
         }
     }
 }
@@ -102,7 +101,8 @@ pub fn total_bytes(inputs: &[Input]) -> Option<u64> {
         .iter()
         .map(|input| match input {
             Input::Stdin => None,
-            Input::File { size, .. } | Input::Object { size, .. } => Some(*size),
+            Input::File { size, .. } => Some(*size),
+            Input::Object { meta, .. } => Some(meta.size),
         })
         .sum()
 }
@@ -136,8 +136,8 @@ pub fn open(input: &Input, counter: &Counter, runtime: &Handle) -> io::Result<Bo
     let raw: Box<dyn Read> = match input {
         Input::Stdin => Box::new(io::stdin().lock()),
         Input::File { path, .. } => Box::new(File::open(path)?),
-        Input::Object { bucket, path, .. } => {
-            Box::new(ObjectReader::open(runtime.clone(), bucket, path)?)
+        Input::Object { bucket, meta } => {
+            Box::new(ObjectReader::new(runtime.clone(), bucket, meta.clone()))
         }
     };
     decompress(Counted {

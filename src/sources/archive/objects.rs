@@ -28,8 +28,7 @@ async fn objects_under(url: &str) -> anyhow::Result<Vec<Input>> {
         .into_iter()
         .map(|meta| Input::Object {
             bucket: bucket.clone(),
-            path: meta.location,
-            size: meta.size,
+            meta,
         })
         .collect())
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use super::with_s3;
 use crate::{
     export::{DAYS, bodies, file_of, stored_over_days},
-    helpers::{TestDb, count_events, knocks, s3::S3Server, spawn_app},
+    helpers::{TestApp, TestDb, count_events, knocks, s3::S3Server, spawn_app},
 };
 
 /// The NDJSON lines of each object under `prefix`, by key relative to it.
@@ -22,13 +22,42 @@ async fn lines_per_object(s3: &S3Server, prefix: &str) -> BTreeMap<String, usize
         .collect()
 }
 
-#[tokio::test]
-async fn export_to_a_bucket_then_prune_then_backfill_from_it_restores_bodies_and_knocks() {
+/// A bucket, and the service holding events over `DAYS`: what each day holds, and the bodies and
+/// knocks a restore must give back.
+struct Before {
+    s3: S3Server,
+    app: TestApp,
+    expected: BTreeMap<String, usize>,
+    total: usize,
+    bodies: Vec<(String, String)>,
+    knocks: Vec<crate::daily::Expected>,
+}
+
+async fn before() -> Before {
     let s3 = S3Server::start();
     let app = spawn_app().await;
     let expected = stored_over_days(&app).await;
-    let total: usize = expected.values().sum();
-    let (bodies_before, knocks_before) = (bodies(&app.pool).await, knocks(&app.pool).await);
+    let (bodies, knocks) = (bodies(&app.pool).await, knocks(&app.pool).await);
+    Before {
+        s3,
+        total: expected.values().sum(),
+        expected,
+        bodies,
+        knocks,
+        app,
+    }
+}
+
+#[tokio::test]
+async fn export_to_a_bucket_then_prune_then_backfill_from_it_restores_bodies_and_knocks() {
+    let Before {
+        s3,
+        app,
+        expected,
+        total,
+        bodies: bodies_before,
+        knocks: knocks_before,
+    } = before().await;
     let url = app.database_url();
 
     let export = with_s3(&s3, &url, &["export", "--to", &s3.url("exports")]).await;
@@ -63,11 +92,14 @@ async fn export_to_a_bucket_then_prune_then_backfill_from_it_restores_bodies_and
 
 #[tokio::test]
 async fn prune_archive_to_a_bucket_deletes_what_it_archived_and_backfill_restores_it() {
-    let s3 = S3Server::start();
-    let app = spawn_app().await;
-    let expected = stored_over_days(&app).await;
-    let total: usize = expected.values().sum();
-    let (bodies_before, knocks_before) = (bodies(&app.pool).await, knocks(&app.pool).await);
+    let Before {
+        s3,
+        app,
+        expected,
+        total,
+        bodies: bodies_before,
+        knocks: knocks_before,
+    } = before().await;
     let url = app.database_url();
     let archive = s3.url("pruned");
 
