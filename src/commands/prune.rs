@@ -72,7 +72,7 @@ pub async fn run(global: &GlobalArgs, args: PruneArgs) -> anyhow::Result<ExitCod
         // On an error the lock is dropped, not released: its session ends, and the lock with it.
         let pruned = match &archive {
             Some(to) => {
-                let pruned = prune_archived(
+                let (export, pruned) = prune_archived(
                     &pool,
                     lock.conn(),
                     &cutoff,
@@ -83,11 +83,11 @@ pub async fn run(global: &GlobalArgs, args: PruneArgs) -> anyhow::Result<ExitCod
                 )
                 .await?;
                 report.archive = Some(Archived {
-                    to: pruned.0.to,
-                    days: pruned.0.days,
-                    bytes: pruned.0.written.bytes,
+                    to: export.to,
+                    days: export.days,
+                    bytes: export.written.bytes,
                 });
-                pruned.1
+                pruned
             }
             None => prune_with_progress(lock.conn(), &cutoff, args.batch_size, &stop).await?,
         };
