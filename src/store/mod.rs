@@ -9,6 +9,7 @@ pub mod dead_letters;
 pub mod event_days;
 pub mod event_lookup;
 mod group_commit;
+mod one_statement;
 mod raw;
 pub mod reads;
 mod rebuild;

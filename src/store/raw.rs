@@ -2,7 +2,11 @@
 
 use std::collections::HashSet;
 
-use sqlx::PgConnection;
+use sqlx::{
+    PgConnection, Postgres, Row,
+    postgres::{PgArguments, PgRow},
+    query::Query,
+};
 
 use crate::{projection::Fact, triage::Event};
 
@@ -50,8 +54,8 @@ pub(super) async fn insert(
 
 /// Which of `events`, whose ids are stored already, differ from the stored row in type or in
 /// body (`event_ts` aside: Daily may restamp it on a retry).
-pub(super) async fn conflicting(
-    conn: &mut PgConnection,
+pub(super) async fn conflicting<'c>(
+    conn: impl sqlx::PgExecutor<'c>,
     events: &[&Event],
 ) -> Result<HashSet<String>, sqlx::Error> {
     if events.is_empty() {
@@ -74,43 +78,66 @@ pub(super) async fn conflicting(
     Ok(conflicting.into_iter().collect())
 }
 
-async fn insert_by_arrays(
-    conn: &mut PgConnection,
-    events: &[&Event],
-    errors: &[Option<&str>],
-) -> Result<Inserted, sqlx::Error> {
+/// The raw insert of a batch, as a statement of its own or the first part of a larger one: its
+/// arrays are `$1` to `$6` (see [`bind_rows`]), the ids it inserted come back.
+pub(super) const INSERT_RETURNING_IDS: &str = "insert into webhook_events \
+     (event_id, event_type, version, event_ts, body, projection_error) \
+     select e.id, e.typ, e.ver, to_timestamp(e.ts), e.body::jsonb, e.err \
+     from unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::text[], $6::text[]) \
+          as e(id, typ, ver, ts, body, err) \
+     on conflict (event_id) do nothing \
+     returning event_id";
+
+/// Binds the arrays of [`INSERT_RETURNING_IDS`], one element per event.
+pub(super) fn bind_rows<'q>(
+    query: Query<'q, Postgres, PgArguments>,
+    events: &[&'q Event],
+    errors: &[Option<&'q str>],
+) -> Query<'q, Postgres, PgArguments> {
     let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
     let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
     let versions: Vec<Option<&str>> = events.iter().map(|e| e.version.as_deref()).collect();
     let timestamps: Vec<Option<f64>> = events.iter().map(|e| e.event_ts).collect();
     let bodies: Vec<&str> = events.iter().map(|e| e.raw.as_str()).collect();
-    let count = events.len() as i64;
-    // The ids come back only when some were already stored, which is rare.
-    let inserted: Option<Vec<String>> = sqlx::query_scalar(
-        "with inserted as (
-             insert into webhook_events (event_id, event_type, version, event_ts, body, projection_error)
-             select e.id, e.typ, e.ver, to_timestamp(e.ts), e.body::jsonb, e.err
-             from unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::text[], $6::text[])
-                  as e(id, typ, ver, ts, body, err)
-             on conflict (event_id) do nothing
-             returning event_id
-         )
-         select case when count(*) = $7 then null else coalesce(array_agg(event_id), '{}') end
-         from inserted",
-    )
-    .bind(ids)
-    .bind(types)
-    .bind(versions)
-    .bind(timestamps)
-    .bind(bodies)
-    .bind(errors)
-    .bind(count)
-    .fetch_one(conn)
-    .await?;
-    Ok(match inserted {
-        None => Inserted::All,
-        Some(ids) => Inserted::Only(ids.into_iter().collect()),
-    })
+    query
+        .bind(ids)
+        .bind(types)
+        .bind(versions)
+        .bind(timestamps)
+        .bind(bodies)
+        .bind(errors.to_vec())
+}
+
+/// What the final select of a statement built on [`INSERT_RETURNING_IDS`] says of it, given the
+/// batch's size as `$7`: null when every row went in, else the ids that did (rare: an id was
+/// stored already).
+pub(super) const INSERTED_IDS_UNLESS_ALL: &str =
+    "case when count(*) = $7 then null else coalesce(array_agg(event_id), '{}') end";
+
+impl Inserted {
+    pub(super) fn from_ids(ids: Option<Vec<String>>) -> Self {
+        match ids {
+            None => Self::All,
+            Some(ids) => Self::Only(ids.into_iter().collect()),
+        }
+    }
+}
+
+async fn insert_by_arrays(
+    conn: &mut PgConnection,
+    events: &[&Event],
+    errors: &[Option<&str>],
+) -> Result<Inserted, sqlx::Error> {
+    let sql = format!(
+        "with inserted as ({INSERT_RETURNING_IDS}) select {INSERTED_IDS_UNLESS_ALL} from inserted"
+    );
+    let query = bind_rows(sqlx::query(sqlx::AssertSqlSafe(sql)), events, errors);
+    let inserted: Option<Vec<String>> = query
+        .bind(events.len() as i64)
+        .try_map(|row: PgRow| row.try_get(0))
+        .fetch_one(conn)
+        .await?;
+    Ok(Inserted::from_ids(inserted))
 }
 
 /// Which of `ids` are stored in `webhook_events` (one indexed query).
