@@ -8,7 +8,7 @@ use std::{
 use sqlx::PgPool;
 
 use super::{
-    Outcome, dead_letters, one_statement,
+    Outcome, copy, dead_letters, one_statement,
     raw::{self, Insert},
 };
 use crate::{
@@ -202,7 +202,18 @@ async fn write_in_transaction(
         Some(reason) => unique.iter().map(|_| Err(reason.to_owned())).collect(),
     };
     let mut tx = pool.begin().await?;
-    let inserted = raw::insert(&mut tx, &unique, &projected, how).await?;
+    let errors: Vec<Option<&str>> = projected
+        .iter()
+        .map(|p| p.as_ref().err().map(String::as_str))
+        .collect();
+    // Which were new, and which of the others differ from what is stored if known already.
+    let (inserted, compared) = match how {
+        Insert::Copy => copy::insert_by_copy(&mut tx, &unique, &errors).await?,
+        Insert::Arrays => (
+            raw::insert_by_arrays(&mut tx, &unique, &errors).await?,
+            None,
+        ),
+    };
     let mut facts = Vec::with_capacity(unique.len());
     for (event, fact) in unique.iter().zip(projected) {
         if !inserted.contains(event.id.as_str()) {
@@ -219,7 +230,10 @@ async fn write_in_transaction(
         .filter(|e| !inserted.contains(e.id.as_str()))
         .copied()
         .collect();
-    let conflicts = raw::conflicting(&mut *tx, &stored_before).await?;
+    let conflicts = match compared {
+        Some(conflicts) => conflicts,
+        None => raw::conflicting(&mut *tx, &stored_before).await?,
+    };
     projection::apply(&mut tx, facts).await?;
     tx.commit().await?;
     Ok(outcomes(events, &inserted, &conflicts))

@@ -4,6 +4,7 @@
 
 mod availability;
 mod batch;
+mod copy;
 pub mod daily_api;
 pub mod dead_letters;
 pub mod event_days;
