@@ -11,9 +11,10 @@ then pgbench (one single-row insert per transaction, 64 clients: Postgres' own c
 lobbylog open loop at 80% of its best median rate (latency), and with --rtt-ms, lobbylog behind
 a proxy adding that round trip to every exchange with Postgres.
 
-Every run gets a fresh database. CPU per stored event comes from /proc: the receiver's
-processes, every postgres process (and the backends that exited during the run), and the load
-generator (its rusage). After each run the harness checks that the rows stored equal the events
+Every run gets a fresh database. CPU per stored event comes from /proc (utime + stime before
+and after the run): the receiver's processes, the Postgres backends of the benchmark's database
+with the server's own processes (not backends of other databases, so other work on the server
+does not count), and the load generator (its rusage). After each run the harness checks that the rows stored equal the events
 that got 200.
 
   bench/intake.py                                  # 3 rounds x 10 s, concurrency 64,256,1024
@@ -68,8 +69,10 @@ def cpu_seconds(pids):
 
 
 def postgres_cpu():
-    """CPU seconds Postgres has used so far: its live processes, plus what the postmaster has
-    collected from backends that exited (a connection opened and closed within a run counts)."""
+    """CPU seconds used so far by the Postgres processes that serve the benchmark: the backends
+    of its database and the server's own processes (postmaster, checkpointer, WAL writer, ...).
+    Backends of other databases are left out, so other work on the same server does not count;
+    so are backends that exited (the receivers keep their connections open through a run)."""
     total = 0
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -77,12 +80,16 @@ def postgres_cpu():
         try:
             if open(f"/proc/{entry}/comm").read().strip() != "postgres":
                 continue
+            title = open(f"/proc/{entry}/cmdline").read().replace("\0", " ").split()
             fields = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
         except OSError:
             continue
+        # A backend's title: "postgres: [cluster:] user database host(port) state"; the
+        # server's own processes name what they do ("checkpointer", "walwriter", ...).
+        is_backend = any("(" in word and word.endswith(")") for word in title) or "[local]" in title
+        if is_backend and DB not in title:
+            continue
         total += int(fields[11]) + int(fields[12])
-        if open(f"/proc/{fields[1]}/comm").read().strip() != "postgres":  # the postmaster
-            total += int(fields[13]) + int(fields[14])
     return total / TICK
 
 

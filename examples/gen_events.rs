@@ -39,6 +39,9 @@ struct Arguments {
     /// With --archive: the share of events that repeat an earlier one.
     #[arg(long, default_value_t = 0.25)]
     duplicates: f64,
+    /// With --archive: repeats spread anywhere, in gzip'd NDJSON and three other files.
+    #[arg(long)]
+    spread: bool,
 }
 
 fn main() -> io::Result<()> {
@@ -98,10 +101,79 @@ fn archive_records(args: &Arguments, rng: &mut StdRng) -> (Vec<Value>, Vec<Value
 /// then `dir/unique.csv`.
 fn archive(args: &Arguments, dir: &Path) -> io::Result<()> {
     let mut rng = StdRng::seed_from_u64(args.seed);
-    let (records, unique) = archive_records(args, &mut rng);
+    let (records, unique) = match args.spread {
+        true => spread_records(args, &mut rng),
+        false => archive_records(args, &mut rng),
+    };
     let files = dir.join("archive");
     fs::create_dir_all(files.join("single"))?;
-    let mut rest = records.as_slice();
+    if args.spread {
+        write_spread(&files, &records)?;
+    } else {
+        write_parts(&files, &records)?;
+    }
+    let mut csv = BufWriter::new(File::create(dir.join("unique.csv"))?);
+    for event in &unique {
+        write_event(&mut csv, event, true)?;
+    }
+    csv.flush()
+}
+
+/// `events` records, `duplicates` of them repeats of any event, all shuffled: a repeat may come
+/// anywhere, before its first too.
+fn spread_records(args: &Arguments, rng: &mut StdRng) -> (Vec<Value>, Vec<Value>) {
+    let repeats = (args.events as f64 * args.duplicates.clamp(0.0, 1.0)).round() as usize;
+    let mut unique = Vec::with_capacity(args.events - repeats);
+    let mut index = 0u64;
+    while unique.len() < args.events - repeats {
+        let wanted = args.events - repeats - unique.len();
+        unique.extend(history(rng, index).into_iter().take(wanted));
+        index += 1;
+    }
+    let mut records = unique.clone();
+    for _ in 0..repeats {
+        let mut again: Value = unique[rng.random_range(0..unique.len())].clone();
+        // A retry is stamped again when it is sent.
+        again["event_ts"] = json!(again["event_ts"].as_f64().unwrap_or(0.0) + 30.0);
+        records.push(again);
+    }
+    for i in (1..records.len()).rev() {
+        records.swap(i, rng.random_range(0..=i));
+    }
+    (records, unique)
+}
+
+/// The spread archive's files: 60% of the records in gzip'd NDJSON files of 5,000, then one
+/// pretty-printed JSON array, one plain NDJSON file and one pretty envelope share the rest.
+fn write_spread(dir: &Path, records: &[Value]) -> io::Result<()> {
+    let gzipped = records.len() * 6 / 10;
+    for (file, part) in records[..gzipped].chunks(5000).enumerate() {
+        let mut gz = flate2::write::GzEncoder::new(
+            File::create(dir.join(format!("{file:05}.ndjson.gz")))?,
+            flate2::Compression::default(),
+        );
+        for event in part {
+            writeln!(gz, "{event}")?;
+        }
+        gz.finish()?;
+    }
+    let rest = &records[gzipped..];
+    let (array, rest) = rest.split_at(rest.len() / 2);
+    fs::write(dir.join("array.json"), serde_json::to_string_pretty(array)?)?;
+    if let Some((last, plain)) = rest.split_last() {
+        let lines: String = plain.iter().map(|e| format!("{e}\n")).collect();
+        fs::write(dir.join("plain.ndjson"), lines)?;
+        fs::write(
+            dir.join("single").join("last.json"),
+            serde_json::to_string_pretty(last)?,
+        )?;
+    }
+    Ok(())
+}
+
+/// Consecutive runs of records in files of every shape.
+fn write_parts(files: &Path, records: &[Value]) -> io::Result<()> {
+    let mut rest = records;
     let mut file = 0;
     while !rest.is_empty() {
         let take = rest.len().min(match file % 20 {
@@ -109,15 +181,11 @@ fn archive(args: &Arguments, dir: &Path) -> io::Result<()> {
             _ => 5000,
         });
         let (part, tail) = rest.split_at(take);
-        write_part(&files, file, part)?;
+        write_part(files, file, part)?;
         rest = tail;
         file += 1;
     }
-    let mut csv = BufWriter::new(File::create(dir.join("unique.csv"))?);
-    for event in &unique {
-        write_event(&mut csv, event, true)?;
-    }
-    csv.flush()
+    Ok(())
 }
 
 /// One file of the archive, its shape and compression chosen by its number.

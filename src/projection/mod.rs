@@ -4,14 +4,19 @@
 //! for a slot the smaller slot key wins. The same rule merges a batch in memory and merges with
 //! stored rows in SQL, so any order and any repetition of events gives the same rows.
 
+mod in_statement;
 mod payload;
+mod tables;
 mod upserts;
 
 use self::payload::{Meeting, Session};
 use crate::triage::Event;
 
-use self::upserts::{MEETINGS, PARTICIPANT_SESSIONS, Table, WAITING_SESSIONS};
-pub use self::upserts::{apply, clear};
+use self::tables::{MEETINGS, PARTICIPANT_SESSIONS, Table, WAITING_SESSIONS};
+pub use self::{
+    in_statement::{BatchRows, Contributors, upsert_ctes},
+    upserts::{apply, clear},
+};
 
 /// One value of a slot column.
 #[derive(Debug, Clone, PartialEq)]

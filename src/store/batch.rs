@@ -8,7 +8,7 @@ use std::{
 use sqlx::PgPool;
 
 use super::{
-    Outcome, dead_letters,
+    Outcome, copy, dead_letters, one_statement,
     raw::{self, Insert},
 };
 use crate::{
@@ -38,7 +38,11 @@ pub(super) async fn write_events(
     if events.is_empty() {
         return Ok(Vec::new());
     }
-    match write_in_transaction(pool, events, None, how).await {
+    let written = match how {
+        Insert::Arrays => write_in_one_statement(pool, events).await,
+        Insert::Copy => write_in_transaction(pool, events, None, how).await,
+    };
+    match written {
         Err(e) if refuses_data(&e) => {
             tracing::warn!(error = %e, batch = events.len(), "batch refused, isolating the event");
             isolate(pool, events).await
@@ -122,6 +126,68 @@ async fn dead_letter_refused(
     Ok(Outcome::Refused)
 }
 
+/// The raw insert and the projection of the new events in one statement, one round trip; in a
+/// transaction instead when a projected row has both a new event and one stored before.
+///
+/// Duplicates are compared with what was stored after the commit: should that comparison fail,
+/// the batch is stored all the same, and written again its events are duplicates.
+async fn write_in_one_statement(
+    pool: &PgPool,
+    events: &[Pending<'_>],
+) -> Result<Vec<Outcome>, sqlx::Error> {
+    let unique = unique_in_id_order(events);
+    let mut facts: Vec<(&str, Fact)> = Vec::with_capacity(unique.len());
+    let mut refusals: Vec<Option<String>> = Vec::with_capacity(unique.len());
+    for event in &unique {
+        match projection::facts(event) {
+            Ok(fact) => {
+                facts.extend(fact.map(|f| (event.id.as_str(), f)));
+                refusals.push(None);
+            }
+            Err(error) => refusals.push(Some(error)),
+        }
+    }
+    let errors: Vec<Option<&str>> = refusals.iter().map(Option::as_deref).collect();
+    let rows = projection::BatchRows::new(facts);
+    let Some(inserted) = one_statement::write(pool, &unique, &errors, &rows).await? else {
+        return write_in_transaction(pool, events, None, Insert::Arrays).await;
+    };
+    for (event, error) in unique.iter().zip(&errors) {
+        if let Some(error) = error
+            && inserted.contains(&event.id)
+        {
+            warn_unprojected(event, error);
+        }
+    }
+    let stored_before: Vec<&Event> = unique
+        .iter()
+        .filter(|e| !inserted.contains(e.id.as_str()))
+        .copied()
+        .collect();
+    let conflicts = raw::conflicting(pool, &stored_before).await?;
+    Ok(outcomes(events, &inserted, &conflicts))
+}
+
+fn warn_unprojected(event: &Event, error: &str) {
+    tracing::warn!(
+        event_id = %event.id,
+        event_type = %event.event_type,
+        error,
+        "event stored raw but not projected"
+    );
+}
+
+/// The first event of each id, in id order: concurrent batches then lock ids in the same order
+/// and cannot deadlock.
+fn unique_in_id_order<'a>(events: &[Pending<'a>]) -> Vec<&'a Event> {
+    let mut unique: Vec<&Event> = first_occurrences(events)
+        .iter()
+        .map(|&i| events[i].event)
+        .collect();
+    unique.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+    unique
+}
+
 /// The raw insert and the projection of the new events, in one transaction; with `unprojected`,
 /// the events are stored raw with that as their projection error.
 async fn write_in_transaction(
@@ -130,16 +196,24 @@ async fn write_in_transaction(
     unprojected: Option<&str>,
     how: Insert,
 ) -> Result<Vec<Outcome>, sqlx::Error> {
-    let first_index = first_occurrences(events);
-    let mut unique: Vec<&Event> = first_index.iter().map(|&i| events[i].event).collect();
-    // Inserted in id order, so concurrent batches lock ids in the same order and cannot deadlock.
-    unique.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+    let unique = unique_in_id_order(events);
     let projected: Vec<Result<Option<Fact>, String>> = match unprojected {
         None => unique.iter().map(|e| projection::facts(e)).collect(),
         Some(reason) => unique.iter().map(|_| Err(reason.to_owned())).collect(),
     };
     let mut tx = pool.begin().await?;
-    let inserted = raw::insert(&mut tx, &unique, &projected, how).await?;
+    let errors: Vec<Option<&str>> = projected
+        .iter()
+        .map(|p| p.as_ref().err().map(String::as_str))
+        .collect();
+    // Which were new, and which of the others differ from what is stored if known already.
+    let (inserted, compared) = match how {
+        Insert::Copy => copy::insert_by_copy(&mut tx, &unique, &errors).await?,
+        Insert::Arrays => (
+            raw::insert_by_arrays(&mut tx, &unique, &errors).await?,
+            None,
+        ),
+    };
     let mut facts = Vec::with_capacity(unique.len());
     for (event, fact) in unique.iter().zip(projected) {
         if !inserted.contains(event.id.as_str()) {
@@ -148,12 +222,7 @@ async fn write_in_transaction(
         match fact {
             Ok(Some(fact)) => facts.push(fact),
             Ok(None) => {}
-            Err(error) => tracing::warn!(
-                event_id = %event.id,
-                event_type = %event.event_type,
-                error,
-                "event stored raw but not projected"
-            ),
+            Err(error) => warn_unprojected(event, &error),
         }
     }
     let stored_before: Vec<&Event> = unique
@@ -161,7 +230,10 @@ async fn write_in_transaction(
         .filter(|e| !inserted.contains(e.id.as_str()))
         .copied()
         .collect();
-    let conflicts = raw::conflicting(&mut tx, &stored_before).await?;
+    let conflicts = match compared {
+        Some(conflicts) => conflicts,
+        None => raw::conflicting(&mut *tx, &stored_before).await?,
+    };
     projection::apply(&mut tx, facts).await?;
     tx.commit().await?;
     Ok(outcomes(events, &inserted, &conflicts))

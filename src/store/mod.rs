@@ -4,11 +4,13 @@
 
 mod availability;
 mod batch;
+mod copy;
 pub mod daily_api;
 pub mod dead_letters;
 pub mod event_days;
 pub mod event_lookup;
 mod group_commit;
+mod one_statement;
 mod raw;
 pub mod reads;
 mod rebuild;

@@ -209,3 +209,41 @@ async fn a_batch_wait_not_below_the_commit_deadline_is_refused_at_startup() {
         assert!(stderr.contains(&says), "{stderr}");
     }
 }
+
+#[tokio::test]
+async fn a_batch_with_a_stored_event_and_a_new_one_of_the_same_session_projects_the_new_one() {
+    let app = spawn_app().await;
+    let at = |body: serde_json::Value, line: u64| {
+        let origin = Origin::Archive {
+            file: "batch.ndjson".into(),
+            line,
+        };
+        triage::item(body.to_string().as_bytes(), origin).expect("an event")
+    };
+    let joined = at(daily::waiting_joined("batch", "00000001-aaaa", 1.7e9), 1);
+    let left = at(
+        daily::waiting_left("batch", "00000001-aaaa", 1.7e9, 12.5),
+        2,
+    );
+    let other = at(daily::waiting_joined("batch", "00000002-aaaa", 1.7e9), 3);
+    store::write(&app.pool, std::slice::from_ref(&joined))
+        .await
+        .unwrap();
+    let outcomes = store::write(&app.pool, &[joined, left, other])
+        .await
+        .unwrap();
+    assert_eq!(
+        outcomes,
+        vec![Outcome::Duplicate, Outcome::Stored, Outcome::Stored]
+    );
+    let (joined_at, left_at): (Option<f64>, Option<f64>) = sqlx::query_as(
+        "select extract(epoch from joined_at)::float8, extract(epoch from left_at)::float8 \
+         from waiting_sessions where session_id = '00000001-aaaa'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!((joined_at, left_at), (Some(1.7e9), Some(1.7e9 + 12.5)));
+    assert_eq!(app.count("waiting_sessions").await, 2);
+    assert_eq!(app.count("webhook_events").await, 3);
+}

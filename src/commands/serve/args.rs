@@ -66,6 +66,10 @@ pub struct ServeArgs {
     #[arg(long, env = "LOBBYLOG_BATCH_MAX_EVENTS", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
     pub batch_max_events: u32,
 
+    /// Most batches committing at once (each on a pooled connection, never more than the pool but one).
+    #[arg(long, env = "LOBBYLOG_BATCH_MAX_CONCURRENT", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch_max_concurrent: u32,
+
     /// Longest wait, in milliseconds, for more events to join a batch after its first; below the commit deadline.
     #[arg(long, env = "LOBBYLOG_BATCH_MAX_WAIT_MS", default_value_t = 0)]
     pub batch_max_wait_ms: u64,

@@ -124,7 +124,10 @@ fn settings(args: &ServeArgs, spool_dir: PathBuf) -> anyhow::Result<Settings> {
             enabled: args.group_commit,
             max_events: args.batch_max_events as usize,
             // One connection of the pool stays free for the drainer, readiness and the watchdog.
-            max_batches: args.db_max_connections.saturating_sub(1).max(1) as usize,
+            max_batches: args
+                .batch_max_concurrent
+                .min(args.db_max_connections.saturating_sub(1))
+                .max(1) as usize,
             max_wait: Duration::from_millis(args.batch_max_wait_ms),
             deadline: Duration::from_millis(args.commit_deadline_ms),
         },

@@ -3,6 +3,7 @@
 
 mod body;
 mod health;
+mod receipt;
 mod refuse;
 mod webhook;
 

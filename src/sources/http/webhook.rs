@@ -19,6 +19,7 @@ use serde_json::json;
 use super::{
     AppState,
     body::{self, BodyError, BodyRules},
+    receipt::Receipt,
 };
 use crate::{
     edge::{ConnWatch, Cut, PUBLIC_LISTENER, Peer, Phase, RequestStart},
@@ -27,26 +28,6 @@ use crate::{
     store::Outcome,
     triage::{self, Item, Origin},
 };
-
-/// What a 200 answer tells Daily (and whoever reads the logs).
-#[derive(Debug)]
-struct Receipt {
-    /// The metrics' outcome: stored, duplicate, rejected, refused, probe or spooled.
-    outcome: &'static str,
-    event_id: Option<String>,
-    event_type: Option<String>,
-}
-
-impl Receipt {
-    /// The answer's `status`: both kinds of dead letter answer `dead_lettered`.
-    fn status(&self) -> &'static str {
-        match self.outcome {
-            "rejected" | "refused" => "dead_lettered",
-            "conflict" => "duplicate",
-            other => other,
-        }
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 enum IntakeError {
@@ -143,7 +124,7 @@ fn log_outcome(result: Result<Receipt, IntakeError>, latency_ms: f64) -> Respons
                 latency_ms,
                 "webhook accepted"
             );
-            (StatusCode::OK, Json(json!({ "status": receipt.status() }))).into_response()
+            receipt.answer()
         }
         Err(IntakeError::Unavailable(e)) => {
             tracing::error!(error = %e, latency_ms, "webhook not stored");
@@ -244,27 +225,4 @@ async fn store(app: &AppState, body: &[u8]) -> Result<Receipt, IntakeError> {
         event_id,
         event_type,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn both_kinds_of_dead_letter_answer_dead_lettered() {
-        for (outcome, status) in [
-            ("rejected", "dead_lettered"),
-            ("refused", "dead_lettered"),
-            ("stored", "stored"),
-            ("spooled", "spooled"),
-            ("conflict", "duplicate"),
-        ] {
-            let receipt = Receipt {
-                outcome,
-                event_id: None,
-                event_type: None,
-            };
-            assert_eq!(receipt.status(), status);
-        }
-    }
 }

@@ -1,0 +1,130 @@
+//! The raw rows of a large batch by binary COPY, after one lookup of the ids stored already.
+
+use std::collections::HashSet;
+
+use sqlx::PgConnection;
+
+use super::raw::{Inserted, compare_with_stored, insert_by_arrays};
+use crate::triage::Event;
+
+/// A large batch: the ids already stored are looked up first, each compared with its stored row
+/// in the same indexed query (so a duplicate costs that lookup and nothing else), and the rest go
+/// by binary COPY, the cheapest way into the table; with nothing new, nothing more is sent.
+/// Should an id be stored meanwhile (a batch committing concurrently, the live intake), the COPY
+/// is undone to a savepoint and the batch takes the array insert, which skips it; its
+/// duplicates are then compared by the caller.
+pub(super) async fn insert_by_copy(
+    conn: &mut PgConnection,
+    events: &[&Event],
+    errors: &[Option<&str>],
+) -> Result<(Inserted, Option<HashSet<String>>), sqlx::Error> {
+    let stored = compare_with_stored(&mut *conn, events).await?;
+    let conflicts: HashSet<String> = stored
+        .iter()
+        .filter(|(_, differs)| **differs)
+        .map(|(id, _)| id.clone())
+        .collect();
+    let (new, new_errors): (Vec<&Event>, Vec<Option<&str>>) = events
+        .iter()
+        .zip(errors)
+        .filter(|(e, _)| !stored.contains_key(e.id.as_str()))
+        .map(|(e, err)| (*e, *err))
+        .unzip();
+    if new.is_empty() {
+        return Ok((Inserted::Only(HashSet::new()), Some(conflicts)));
+    }
+    sqlx::query("savepoint direct_copy")
+        .execute(&mut *conn)
+        .await?;
+    match copy(conn, &new, &new_errors).await {
+        Ok(()) => {
+            sqlx::query("release savepoint direct_copy")
+                .execute(&mut *conn)
+                .await?;
+            let inserted = match stored.is_empty() {
+                true => Inserted::All,
+                false => Inserted::Only(new.iter().map(|e| e.id.clone()).collect()),
+            };
+            Ok((inserted, Some(conflicts)))
+        }
+        // unique_violation: an id was stored meanwhile.
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("23505") => {
+            sqlx::query("rollback to savepoint direct_copy")
+                .execute(&mut *conn)
+                .await?;
+            Ok((insert_by_arrays(conn, events, errors).await?, None))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Rows sent to COPY at a time, so the buffer stays small whatever the batch.
+const COPY_CHUNK: usize = 256 * 1024;
+
+/// COPY of `events` into `webhook_events`, streamed in chunks of COPY's binary format.
+async fn copy(
+    conn: &mut PgConnection,
+    events: &[&Event],
+    errors: &[Option<&str>],
+) -> Result<(), sqlx::Error> {
+    let mut copy_in = conn
+        .copy_in_raw(
+            "copy webhook_events (event_id, event_type, version, event_ts, body, projection_error) \
+             from stdin with (format binary)",
+        )
+        .await?;
+    let mut buffer = Vec::with_capacity(COPY_CHUNK + 4096);
+    buffer.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+    buffer.extend_from_slice(&[0; 8]); // flags, header extension length
+    for (event, error) in events.iter().zip(errors) {
+        push_row(&mut buffer, event, *error);
+        if buffer.len() >= COPY_CHUNK {
+            if let Err(e) = copy_in.send(buffer.as_slice()).await {
+                copy_in.abort(e.to_string()).await?;
+                return Err(e);
+            }
+            buffer.clear();
+        }
+    }
+    buffer.extend_from_slice(&(-1i16).to_be_bytes());
+    if let Err(e) = copy_in.send(buffer.as_slice()).await {
+        copy_in.abort(e.to_string()).await?;
+        return Err(e);
+    }
+    copy_in.finish().await.map(|_| ())
+}
+
+/// Seconds between the Unix epoch and Postgres' (2000-01-01).
+const POSTGRES_EPOCH: f64 = 946_684_800.0;
+
+/// One row in COPY's binary format, columns as in [`copy`].
+fn push_row(out: &mut Vec<u8>, event: &Event, error: Option<&str>) {
+    out.extend_from_slice(&6i16.to_be_bytes());
+    push_text(out, Some(&event.id));
+    push_text(out, Some(&event.event_type));
+    push_text(out, event.version.as_deref());
+    match event.event_ts {
+        // As Postgres' to_timestamp(float8) computes it, so both paths store the same instant.
+        Some(ts) => {
+            let micros = ((ts - POSTGRES_EPOCH) * 1e6).round_ties_even() as i64;
+            out.extend_from_slice(&8i32.to_be_bytes());
+            out.extend_from_slice(&micros.to_be_bytes());
+        }
+        None => out.extend_from_slice(&(-1i32).to_be_bytes()),
+    }
+    // jsonb's binary form: format version 1, then the JSON text.
+    out.extend_from_slice(&(event.raw.len() as i32 + 1).to_be_bytes());
+    out.push(1);
+    out.extend_from_slice(event.raw.as_bytes());
+    push_text(out, error);
+}
+
+fn push_text(out: &mut Vec<u8>, value: Option<&str>) {
+    match value {
+        Some(text) => {
+            out.extend_from_slice(&(text.len() as i32).to_be_bytes());
+            out.extend_from_slice(text.as_bytes());
+        }
+        None => out.extend_from_slice(&(-1i32).to_be_bytes()),
+    }
+}
