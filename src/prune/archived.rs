@@ -24,11 +24,11 @@ pub async fn prune_archived(
     stop: &AtomicBool,
     mut deleted: impl FnMut(Table, u64),
 ) -> anyhow::Result<(export::Report, Pruned)> {
-    let last = retention::last_day_ended_by(&mut *conn, &cutoff.at).await?;
+    let last = event_days::last_day_ended_by(&mut *conn, &cutoff.at).await?;
     // The horizon moves first, past every event that may go, so it is past every deleted one at
     // all times (ahead of the rest, should an archive fail: reproject then keeps more as it was).
     let end = event_days::day_start(last) + time::Duration::DAY;
-    if let Some(horizon) = retention::horizon_past_received(&mut *conn, end).await? {
+    if let Some(horizon) = event_days::horizon_past_received(&mut *conn, end).await? {
         retention::advance_horizon(&mut *conn, &horizon).await?;
     }
     let report = export::archive_and_delete(pool, to, last, stop).await?;
@@ -52,7 +52,7 @@ pub async fn count_archived(
     conn: &mut PgConnection,
     cutoff: &Cutoff,
 ) -> anyhow::Result<(u64, u64)> {
-    let last = retention::last_day_ended_by(&mut *conn, &cutoff.at).await?;
+    let last = event_days::last_day_ended_by(&mut *conn, &cutoff.at).await?;
     let days = event_days::days_with_events(&mut *conn, None, last).await?;
     let events = days.iter().map(|&(_, events)| events as u64).sum();
     Ok((events, days.len() as u64))

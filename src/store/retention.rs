@@ -45,32 +45,6 @@ pub async fn cutoff(
     .await
 }
 
-/// The last UTC day that ended at or before `cutoff`: the last a prune that archives may delete.
-pub async fn last_day_ended_by(
-    db: impl PgExecutor<'_>,
-    cutoff: &str,
-) -> Result<time::Date, sqlx::Error> {
-    sqlx::query_scalar("select ($1::timestamptz at time zone 'UTC')::date - 1")
-        .bind(cutoff)
-        .fetch_one(db)
-        .await
-}
-
-/// A horizon past every event received before `end`: `end` itself, or later if one of them was
-/// sent later (a clock ahead); `None` if there is none.
-pub async fn horizon_past_received(
-    db: impl PgExecutor<'_>,
-    end: time::OffsetDateTime,
-) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar(
-        "select greatest($1, max(coalesce(event_ts, received_at)) + interval '1 microsecond')::text
-         from webhook_events where received_at < $1 having count(*) > 0",
-    )
-    .bind(end)
-    .fetch_optional(db)
-    .await
-}
-
 /// The distinct event types, one index probe each rather than a scan of the table.
 const TYPES: &str = "with recursive types(t) as (
     select min(event_type) from webhook_events
