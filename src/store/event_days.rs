@@ -36,10 +36,7 @@ pub async fn days_with_events(
 }
 
 /// The last UTC day that ended at or before `cutoff`: the last a prune that archives may delete.
-pub async fn last_day_ended_by(
-    db: impl PgExecutor<'_>,
-    cutoff: &str,
-) -> Result<Date, sqlx::Error> {
+pub async fn last_day_ended_by(db: impl PgExecutor<'_>, cutoff: &str) -> Result<Date, sqlx::Error> {
     sqlx::query_scalar("select ($1::timestamptz at time zone 'UTC')::date - 1")
         .bind(cutoff)
         .fetch_one(db)
