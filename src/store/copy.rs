@@ -1,14 +1,14 @@
-//! The raw rows of a large batch by binary COPY, after one lookup of the ids stored already.
+//! The raw rows of a large batch by binary COPY, after a lookup of the ids stored already.
 
 use std::collections::HashSet;
 
 use sqlx::PgConnection;
 
-use super::raw::{Inserted, compare_with_stored, insert_by_arrays};
+use super::raw::{Inserted, compare_with_stored, insert_by_arrays, stored_ids};
 use crate::triage::Event;
 
-/// A large batch: the ids already stored are looked up first, each compared with its stored row
-/// in the same indexed query (so a duplicate costs that lookup and nothing else), and the rest go
+/// A large batch: the ids already stored are looked up first, by id alone, then those found are
+/// compared with their stored rows (so a duplicate costs two lookups and nothing else), and the rest go
 /// by binary COPY, the cheapest way into the table; with nothing new, nothing more is sent.
 /// Should an id be stored meanwhile (a batch committing concurrently, the live intake), the COPY
 /// is undone to a savepoint and the batch takes the array insert, which skips it; its
@@ -18,7 +18,15 @@ pub(super) async fn insert_by_copy(
     events: &[&Event],
     errors: &[Option<&str>],
 ) -> Result<(Inserted, Option<HashSet<String>>), sqlx::Error> {
-    let stored = compare_with_stored(&mut *conn, events).await?;
+    // Ids first: in a first load most are new, and their bodies need not travel twice.
+    let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+    let found = stored_ids(&mut *conn, &ids).await?;
+    let known: Vec<&Event> = events
+        .iter()
+        .filter(|e| found.contains(e.id.as_str()))
+        .copied()
+        .collect();
+    let stored = compare_with_stored(&mut *conn, &known).await?;
     let conflicts: HashSet<String> = stored
         .iter()
         .filter(|(_, differs)| **differs)
