@@ -140,7 +140,7 @@ impl Bucket {
     }
 
     /// An error about the object at `path`, named, without secrets.
-    pub fn failed(&self, what: &str, path: &Path, e: object_store::Error) -> anyhow::Error {
+    pub fn failed(&self, what: &str, path: &Path, e: impl std::fmt::Display) -> anyhow::Error {
         anyhow::anyhow!("{what} {}: {}", self.url_of(path), redact(&e.to_string()))
     }
 }

@@ -39,13 +39,10 @@ impl DayObject {
 
     /// Completes the upload: the object appears whole, replacing an older one.
     pub async fn finish(mut self) -> anyhow::Result<()> {
-        self.upload.shutdown().await.map_err(|e| {
-            let e = object_store::Error::Generic {
-                store: "upload",
-                source: Box::new(e),
-            };
-            self.bucket.failed("cannot upload", &self.path, e)
-        })
+        self.upload
+            .shutdown()
+            .await
+            .map_err(|e| self.bucket.failed("cannot upload", &self.path, e))
     }
 
     /// Gives the upload up: its parts are deleted and the key keeps what it held.
