@@ -4,14 +4,15 @@ use std::collections::HashSet;
 
 use sqlx::PgConnection;
 
-use super::raw::{Inserted, compare_with_stored, insert_by_arrays, stored_ids};
-use crate::triage::Event;
+use super::raw::{Inserted, conflicting, insert_by_arrays, stored_digests};
+use crate::triage::{DIGEST_LEN, Event};
 
-/// A large batch: the ids already stored are looked up first, by id alone, then those found are
-/// compared with their stored rows (so a duplicate costs two lookups and nothing else), and the rest go
-/// by binary COPY, the cheapest way into the table; with nothing new, nothing more is sent.
-/// Should an id be stored meanwhile (a batch committing concurrently, the live intake), the COPY
-/// is undone to a savepoint and the batch takes the array insert, which skips it; its
+/// A large batch: the ids already stored are looked up first, by id alone, with their payload
+/// digests; a repeat with the digest of the stored row is a duplicate (it cost that lookup and
+/// nothing else), and only the others found are compared with their stored rows as jsonb. The
+/// rest go by binary COPY, the cheapest way into the table; with nothing new, nothing more is
+/// sent. Should an id be stored meanwhile (a batch committing concurrently, the live intake),
+/// the COPY is undone to a savepoint and the batch takes the array insert, which skips it; its
 /// duplicates are then compared by the caller.
 pub(super) async fn insert_by_copy(
     conn: &mut PgConnection,
@@ -20,22 +21,20 @@ pub(super) async fn insert_by_copy(
 ) -> Result<(Inserted, Option<HashSet<String>>), sqlx::Error> {
     // Ids first: in a first load most are new, and their bodies need not travel twice.
     let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
-    let found = stored_ids(&mut *conn, &ids).await?;
-    let known: Vec<&Event> = events
+    let found = stored_digests(&mut *conn, &ids).await?;
+    let unsure: Vec<&Event> = events
         .iter()
-        .filter(|e| found.contains(e.id.as_str()))
+        .filter(|e| match found.get(e.id.as_str()) {
+            Some(stored) => stored.as_deref() != Some(&e.digest()[..]),
+            None => false,
+        })
         .copied()
         .collect();
-    let stored = compare_with_stored(&mut *conn, &known).await?;
-    let conflicts: HashSet<String> = stored
-        .iter()
-        .filter(|(_, differs)| **differs)
-        .map(|(id, _)| id.clone())
-        .collect();
+    let conflicts = conflicting(&mut *conn, &unsure).await?;
     let (new, new_errors): (Vec<&Event>, Vec<Option<&str>>) = events
         .iter()
         .zip(errors)
-        .filter(|(e, _)| !stored.contains_key(e.id.as_str()))
+        .filter(|(e, _)| !found.contains_key(e.id.as_str()))
         .map(|(e, err)| (*e, *err))
         .unzip();
     if new.is_empty() {
@@ -49,7 +48,7 @@ pub(super) async fn insert_by_copy(
             sqlx::query("release savepoint direct_copy")
                 .execute(&mut *conn)
                 .await?;
-            let inserted = match stored.is_empty() {
+            let inserted = match found.is_empty() {
                 true => Inserted::All,
                 false => Inserted::Only(new.iter().map(|e| e.id.clone()).collect()),
             };
@@ -77,7 +76,8 @@ async fn copy(
 ) -> Result<(), sqlx::Error> {
     let mut copy_in = conn
         .copy_in_raw(
-            "copy webhook_events (event_id, event_type, version, event_ts, body, projection_error) \
+            "copy webhook_events \
+             (event_id, event_type, version, event_ts, body, projection_error, payload_digest) \
              from stdin with (format binary)",
         )
         .await?;
@@ -107,7 +107,7 @@ const POSTGRES_EPOCH: f64 = 946_684_800.0;
 
 /// One row in COPY's binary format, columns as in [`copy`].
 fn push_row(out: &mut Vec<u8>, event: &Event, error: Option<&str>) {
-    out.extend_from_slice(&6i16.to_be_bytes());
+    out.extend_from_slice(&7i16.to_be_bytes());
     push_text(out, Some(&event.id));
     push_text(out, Some(&event.event_type));
     push_text(out, event.version.as_deref());
@@ -125,6 +125,8 @@ fn push_row(out: &mut Vec<u8>, event: &Event, error: Option<&str>) {
     out.push(1);
     out.extend_from_slice(event.raw.as_bytes());
     push_text(out, error);
+    out.extend_from_slice(&(DIGEST_LEN as i32).to_be_bytes());
+    out.extend_from_slice(&event.digest());
 }
 
 fn push_text(out: &mut Vec<u8>, value: Option<&str>) {

@@ -12,11 +12,11 @@ use crate::{
     triage::Event,
 };
 
-/// The arrays of the events behind each projected row follow the raw insert's seven parameters.
+/// The arrays of the events behind each projected row follow the raw insert's eight parameters.
 const CONTRIBUTORS: &str = ", contributed as (\
      select c.tab, c.row_no, bool_and(i.event_id is not null) as all_new, \
             bool_or(i.event_id is not null) as some_new \
-     from unnest($8::text[], $9::int4[], $10::int8[]) as c(event_id, tab, row_no) \
+     from unnest($9::text[], $10::int4[], $11::int8[]) as c(event_id, tab, row_no) \
      left join inserted as i using (event_id) \
      group by c.tab, c.row_no), \
      held as (select tab, row_no, some_new from contributed where not all_new)";
@@ -38,7 +38,7 @@ fn statement(tables: usize) -> String {
             "with inserted as ({INSERT_RETURNING_IDS}) select {INSERTED_IDS_UNLESS_ALL} from inserted"
         );
     }
-    let upserts = upsert_ctes(tables, 11, "held");
+    let upserts = upsert_ctes(tables, 12, "held");
     format!(
         "with inserted as ({INSERT_RETURNING_IDS}){CONTRIBUTORS}{upserts} \
          select case when exists (select from held where some_new) \
@@ -91,9 +91,9 @@ mod tests {
     fn every_statement_numbers_its_arrays_without_gaps() {
         for (tables, sql) in STATEMENTS.iter().enumerate() {
             let last = match tables {
-                0 => 7,
+                0 => 8,
                 _ => {
-                    10 + [14, 14, 8]
+                    11 + [14, 14, 8]
                         .iter()
                         .enumerate()
                         .filter(|(n, _)| tables & 1 << n != 0)

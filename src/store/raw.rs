@@ -9,7 +9,7 @@ use sqlx::{
     query::Query,
 };
 
-use crate::triage::Event;
+use crate::triage::{DIGEST_LEN, Event};
 
 /// How a batch's raw rows go in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +50,8 @@ pub(super) async fn conflicting<'c>(
 }
 
 /// Which of `events` are stored already, each with whether it differs from the stored row (as
-/// [`conflicting`] tells): one indexed lookup per event.
+/// [`conflicting`] tells): one indexed lookup per event. A stored digest equal to the event's
+/// settles it without reading either body as jsonb.
 pub(super) async fn compare_with_stored<'c>(
     conn: impl sqlx::PgExecutor<'c>,
     events: &[&Event],
@@ -61,27 +62,31 @@ pub(super) async fn compare_with_stored<'c>(
     let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
     let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
     let bodies: Vec<&str> = events.iter().map(|e| e.raw.as_str()).collect();
+    let digests: Vec<[u8; DIGEST_LEN]> = events.iter().map(|e| e.digest()).collect();
     let stored: Vec<(String, bool)> = sqlx::query_as(
         "select w.event_id,
-                w.event_type <> e.typ or (w.body - 'event_ts') <> (e.body::jsonb - 'event_ts')
-         from unnest($1::text[], $2::text[], $3::text[]) as e(id, typ, body)
+                case when w.payload_digest = e.digest then false
+                     else w.event_type <> e.typ
+                          or (w.body - 'event_ts') <> (e.body::jsonb - 'event_ts') end
+         from unnest($1::text[], $2::text[], $3::text[], $4::bytea[]) as e(id, typ, body, digest)
          join webhook_events w on w.event_id = e.id",
     )
     .bind(ids)
     .bind(types)
     .bind(bodies)
+    .bind(digests)
     .fetch_all(conn)
     .await?;
     Ok(stored.into_iter().collect())
 }
 
 /// The raw insert of a batch, as a statement of its own or the first part of a larger one: its
-/// arrays are `$1` to `$6` (see [`bind_rows`]), the ids it inserted come back.
+/// arrays are `$1` to `$7` (see [`bind_rows`]), the ids it inserted come back.
 pub(super) const INSERT_RETURNING_IDS: &str = "insert into webhook_events \
-     (event_id, event_type, version, event_ts, body, projection_error) \
-     select e.id, e.typ, e.ver, to_timestamp(e.ts), e.body::jsonb, e.err \
-     from unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::text[], $6::text[]) \
-          as e(id, typ, ver, ts, body, err) \
+     (event_id, event_type, version, event_ts, body, projection_error, payload_digest) \
+     select e.id, e.typ, e.ver, to_timestamp(e.ts), e.body::jsonb, e.err, e.digest \
+     from unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::text[], $6::text[], \
+                 $7::bytea[]) as e(id, typ, ver, ts, body, err, digest) \
      on conflict (event_id) do nothing \
      returning event_id";
 
@@ -96,6 +101,7 @@ pub(super) fn bind_rows<'q>(
     let versions: Vec<Option<&str>> = events.iter().map(|e| e.version.as_deref()).collect();
     let timestamps: Vec<Option<f64>> = events.iter().map(|e| e.event_ts).collect();
     let bodies: Vec<&str> = events.iter().map(|e| e.raw.as_str()).collect();
+    let digests: Vec<[u8; DIGEST_LEN]> = events.iter().map(|e| e.digest()).collect();
     query
         .bind(ids)
         .bind(types)
@@ -103,13 +109,14 @@ pub(super) fn bind_rows<'q>(
         .bind(timestamps)
         .bind(bodies)
         .bind(errors.to_vec())
+        .bind(digests)
 }
 
 /// What the final select of a statement built on [`INSERT_RETURNING_IDS`] says of it, given the
-/// batch's size as `$7`: null when every row went in, else the ids that did (rare: an id was
+/// batch's size as `$8`: null when every row went in, else the ids that did (rare: an id was
 /// stored already).
 pub(super) const INSERTED_IDS_UNLESS_ALL: &str =
-    "case when count(*) = $7 then null else coalesce(array_agg(event_id), '{}') end";
+    "case when count(*) = $8 then null else coalesce(array_agg(event_id), '{}') end";
 
 impl Inserted {
     pub(super) fn from_ids(ids: Option<Vec<String>>) -> Self {
@@ -147,5 +154,20 @@ pub(super) async fn stored_ids<'c>(
             .bind(ids)
             .fetch_all(conn)
             .await?;
+    Ok(stored.into_iter().collect())
+}
+
+/// Which of `ids` are stored, each with its payload digest (null for rows stored before digests
+/// were kept): one indexed query, no body sent or read.
+pub(super) async fn stored_digests<'c>(
+    conn: impl sqlx::PgExecutor<'c>,
+    ids: &[&str],
+) -> Result<HashMap<String, Option<Vec<u8>>>, sqlx::Error> {
+    let stored: Vec<(String, Option<Vec<u8>>)> = sqlx::query_as(
+        "select event_id, payload_digest from webhook_events where event_id = any($1)",
+    )
+    .bind(ids)
+    .fetch_all(conn)
+    .await?;
     Ok(stored.into_iter().collect())
 }

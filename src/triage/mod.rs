@@ -1,5 +1,6 @@
 //! The one triage of a body, for every source: Daily's event envelope, the probe, or a reject.
 
+mod digest;
 mod envelope;
 mod item;
 mod lenient;
@@ -10,6 +11,7 @@ use serde_json::value::RawValue;
 
 use self::envelope::Body;
 pub use self::{
+    digest::DIGEST_LEN,
     item::{Item, Origin, Reject, item},
     lenient::{boolean, epoch_seconds, is_null, kind, number, string, text},
 };

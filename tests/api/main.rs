@@ -37,6 +37,7 @@ mod process;
 mod proxy;
 mod reader_role;
 mod refused;
+mod repeats;
 mod retention;
 mod rollups;
 mod signature;

@@ -3,7 +3,6 @@
 
 use std::{
     collections::{HashMap, VecDeque},
-    hash::{Hash, Hasher},
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
@@ -17,7 +16,7 @@ use super::{
     files::{self, Counter, Input},
     records::{self, MAX_RECORD, Record},
 };
-use crate::triage::{self, Event, Item, Origin, Reject};
+use crate::triage::{self, DIGEST_LEN, Event, Item, Origin, Reject};
 
 /// Chunks waiting for the loader; with the one being written and the one being read, this
 /// bounds memory to a few batches.
@@ -151,7 +150,7 @@ fn take(chunk: &mut Chunk, recent: &mut Recent, record: Record<'_>, file: &Arc<s
 /// A repeat that says anything else is left to the store, which tells duplicates from conflicts.
 struct Recent {
     capacity: usize,
-    digests: HashMap<String, u64>,
+    digests: HashMap<String, [u8; DIGEST_LEN]>,
     order: VecDeque<String>,
 }
 
@@ -166,7 +165,7 @@ impl Recent {
 
     /// Whether `event` repeats a recent one word for word (`event_ts` aside); remembers it if not.
     fn repeats(&mut self, event: &Event) -> bool {
-        let digest = digest(event);
+        let digest = event.digest();
         if let Some(seen) = self.digests.get(&event.id) {
             return *seen == digest;
         }
@@ -179,10 +178,4 @@ impl Recent {
         self.order.push_back(event.id.clone());
         false
     }
-}
-
-fn digest(event: &Event) -> u64 {
-    let mut hasher = std::hash::DefaultHasher::new();
-    (&event.event_type, &event.version, event.payload().get()).hash(&mut hasher);
-    hasher.finish()
 }
