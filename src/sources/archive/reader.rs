@@ -163,7 +163,8 @@ impl Recent {
         }
     }
 
-    /// Whether `event` repeats a recent one word for word (`event_ts` aside); remembers it if not.
+    /// Whether `event` repeats a recent one (the same digest: type, version and payload, `event_ts`
+    /// and whitespace between JSON tokens aside); remembers it if not.
     fn repeats(&mut self, event: &Event) -> bool {
         let digest = event.digest();
         if let Some(seen) = self.digests.get(&event.id) {
