@@ -38,6 +38,22 @@ fn payload_keys_reversed(event: &Value) -> String {
     )
 }
 
+/// What a run says it did: (inserted, duplicates, conflicts).
+fn outcomes(run: &Run) -> (u64, u64, u64) {
+    (
+        run.count("inserted"),
+        run.count("duplicates"),
+        run.count("conflicts"),
+    )
+}
+
+async fn execute(db: &TestDb, sql: &str) {
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .execute(&db.pool)
+        .await
+        .unwrap();
+}
+
 async fn stored_duration(db: &TestDb, id: &str) -> f64 {
     sqlx::query_scalar(
         "select (body->'payload'->>'duration')::float8 from webhook_events where event_id = $1",
@@ -75,15 +91,7 @@ async fn repeats_in_any_layout_are_duplicates_and_those_that_say_otherwise_confl
     std::fs::remove_file(dir.path().join("first.ndjson")).unwrap();
     let second = backfill(db.url(), dir.path().to_str().unwrap()).await;
     assert_eq!(second.code, 0, "{second:?}");
-    assert_eq!(
-        (
-            second.count("inserted"),
-            second.count("duplicates"),
-            second.count("conflicts")
-        ),
-        (0, 3, 1),
-        "{second:?}"
-    );
+    assert_eq!(outcomes(&second), (0, 3, 1), "{second:?}");
     let id = events[3]["id"].as_str().unwrap();
     assert_eq!(stored_duration(&db, id).await, 0.0, "the first one is kept");
 }
@@ -96,25 +104,14 @@ async fn rows_stored_without_a_digest_are_compared_by_their_bodies() {
     let first = backfill(db.url(), &write(&dir, "a.ndjson", &ndjson(&events))).await;
     assert_eq!(first.count("inserted"), 3, "{first:?}");
     // As rows stored before digests were kept.
-    sqlx::query("update webhook_events set payload_digest = null")
-        .execute(&db.pool)
-        .await
-        .unwrap();
+    execute(&db, "update webhook_events set payload_digest = null").await;
     let mut restamped = events[0].clone();
     restamped["event_ts"] = json!(1.9e9);
     let mut changed = events[1].clone();
     changed["payload"]["duration"] = json!(42.0);
     let again = [restamped, changed, events[2].clone()];
     let second = backfill(db.url(), &write(&dir, "a.ndjson", &ndjson(&again))).await;
-    assert_eq!(
-        (
-            second.count("inserted"),
-            second.count("duplicates"),
-            second.count("conflicts")
-        ),
-        (0, 2, 1),
-        "{second:?}"
-    );
+    assert_eq!(outcomes(&second), (0, 2, 1), "{second:?}");
 }
 
 #[tokio::test]
@@ -148,20 +145,18 @@ async fn a_repeat_with_the_stored_digest_is_told_without_reading_the_stored_body
     assert_eq!(backfill(db.url(), &path).await.count("inserted"), 2);
     // A stored body changed behind the digest's back: a comparison of bodies would now call
     // both repeats conflicts; the digest, still the archive's, calls them duplicates.
-    sqlx::query("update webhook_events set body = jsonb_set(body, '{payload,duration}', '5')")
-        .execute(&db.pool)
-        .await
-        .unwrap();
+    execute(
+        &db,
+        "update webhook_events set body = jsonb_set(body, '{payload,duration}', '5')",
+    )
+    .await;
     let again = backfill(db.url(), &path).await;
     assert_eq!(
         (again.count("duplicates"), again.count("conflicts")),
         (2, 0),
         "{again:?}"
     );
-    sqlx::query("update webhook_events set payload_digest = null")
-        .execute(&db.pool)
-        .await
-        .unwrap();
+    execute(&db, "update webhook_events set payload_digest = null").await;
     let compared = backfill(db.url(), &path).await;
     assert_eq!(
         (compared.count("duplicates"), compared.count("conflicts")),
