@@ -4,6 +4,8 @@
 Targets, each at every concurrency of --concurrency (closed loop), --rounds times:
   lobbylog            the release build, default settings, knock events (projected)
   lobbylog-raw-only   the same, recording events (stored raw, no projection)
+  lobbylog-sessions   the same, knock histories: each session's waiting-participant.joined,
+                      then its .left some 4,000 events later (a row inserted, then updated)
   one-tx-per-request  lobbylog with LOBBYLOG_GROUP_COMMIT=false
   fastapi-asyncpg     bench/fastapi_receiver.py under uvicorn (--fastapi-workers), a typical
                       hand-written receiver: one insert per request, no projection
@@ -265,6 +267,7 @@ def main():
         sh("bench/.venv/bin/pip", "install", "--quiet", "-r", "bench/requirements.txt")
     secret = base64.b64encode(os.urandom(32)).decode()
     plan = {"lobbylog": ("lobbylog", "group", "knocks"), "raw": ("lobbylog-raw-only", "group", "raw"),
+            "sessions": ("lobbylog-sessions", "group", "sessions"),
             "single": ("one-tx-per-request", "single", "knocks"), "fastapi": ("fastapi-asyncpg", "fastapi", "knocks")}
     rows = []
     for round_ in range(ARGS.rounds):
@@ -275,7 +278,7 @@ def main():
                 continue
             if target == "compare":
                 for conc in concurrencies:
-                    rows.append(measure("lobbylog-compare", "group", "knocks", ["--concurrency", str(conc)],
+                    rows.append(measure("lobbylog-compare", "group", ARGS.compare_mix, ["--concurrency", str(conc)],
                                         secret, binary=ARGS.compare))
                 continue
             label, kind, mix = plan[target]
@@ -313,5 +316,7 @@ if __name__ == "__main__":
     parser.add_argument("--rtt-ms", type=float, default=0, help="round trip to add between lobbylog and Postgres")
     parser.add_argument("--rtt-concurrency", type=int, default=256)
     parser.add_argument("--compare", help="another lobbylog binary, run as target 'compare' (e.g. an older build)")
+    parser.add_argument("--compare-mix", default="knocks", choices=["knocks", "sessions", "raw"],
+                        help="the events sent to target 'compare' (as targets lobbylog, sessions, raw)")
     ARGS = parser.parse_args()
     main()

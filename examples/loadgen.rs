@@ -39,7 +39,8 @@ struct Args {
     /// Share of requests that resend an event already sent.
     #[arg(long, default_value_t = 0.0)]
     duplicates: f64,
-    /// Which events: knock events (projected) or recording events (stored raw only).
+    /// Which events: knock events (projected), knock histories (each session joined, then left
+    /// later) or recording events (stored raw only).
     #[arg(long, value_enum, default_value_t = Mix::Knocks)]
     mix: Mix,
     /// Prefix making this run's event ids unique.
@@ -62,8 +63,14 @@ struct Args {
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Mix {
     Knocks,
+    Sessions,
     Raw,
 }
+
+/// In the `sessions` mix, how many sessions later a session's left event follows its joined one:
+/// far enough apart that they land in different batches, so the left one updates a stored row,
+/// as live knocks do.
+const LEFT_LAG: u64 = 2000;
 
 #[derive(Default)]
 struct Tally {
@@ -95,6 +102,24 @@ fn body(args: &Args, n: u64) -> String {
             r#"{{"version":"1.0.0","type":"waiting-participant.left","id":"{id}","payload":{{"room":"room-{room}","session_id":"{session}","user_name":"guest","joined_at":{joined},"will_eject_at":null,"owner":false,"duration":30.0,"permissions":{{"hasPresence":true,"canSend":true,"canReceive":{{"base":true}},"canAdmin":false}}}},"event_ts":{now}}}"#,
             joined = now - 30.0
         ),
+        Mix::Sessions => {
+            // Even n: session n/2 knocks; odd n: an earlier session's wait ends.
+            let pair = n / 2;
+            let (kind, of) = match n % 2 {
+                0 => ("joined", pair),
+                _ => ("left", pair.saturating_sub(LEFT_LAG)),
+            };
+            let session = format!("{:08x}-{:04x}-4000-8000-{:012x}", of >> 16, of & 0xffff, of);
+            let duration = match kind {
+                "left" => "30.0",
+                _ => "null",
+            };
+            format!(
+                r#"{{"version":"1.0.0","type":"waiting-participant.{kind}","id":"{id}","payload":{{"room":"room-{room}","session_id":"{session}","user_name":"guest","joined_at":{joined},"will_eject_at":null,"owner":false,"duration":{duration},"permissions":{{"hasPresence":true,"canSend":true,"canReceive":{{"base":true}},"canAdmin":false}}}},"event_ts":{now}}}"#,
+                room = of % 50,
+                joined = now - 30.0
+            )
+        }
         Mix::Raw => format!(
             r#"{{"version":"1.0.0","type":"recording.ready-to-download","id":"{id}","payload":{{"recording_id":"{session}","room_name":"room-{room}","start_ts":{start},"status":"finished","max_participants":2,"duration":60,"s3_key":"bench/{session}"}},"event_ts":{now}}}"#,
             start = now as u64
