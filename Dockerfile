@@ -17,6 +17,7 @@ RUN mkdir src \
 # could take the stand-in lobbylog for up to date.
 RUN rm -rf target/release/.fingerprint/lobbylog-*
 
+COPY build.rs ./
 COPY src src
 COPY migrations migrations
 RUN cargo build --release --locked --bin lobbylog
