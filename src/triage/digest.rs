@@ -26,7 +26,7 @@ impl Event {
         };
         field(Some(self.event_type.as_bytes()));
         field(self.version.as_deref().map(str::as_bytes));
-        for token in tokens(self.payload().get().as_bytes()) {
+        for token in tokens(self.payload_text().as_bytes()) {
             hasher.update(token);
         }
         let full = hasher.finalize();

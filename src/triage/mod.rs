@@ -44,11 +44,17 @@ impl Event {
     /// The payload's JSON text (`null` when the envelope has none), read by the projection only
     /// for the types it projects.
     pub fn payload(&self) -> &RawValue {
-        let text = match self.raw.get(self.payload.clone()) {
+        serde_json::from_str(self.payload_text())
+            .expect("the payload was read as JSON when the body was")
+    }
+
+    /// The payload's JSON text (`null` when the envelope has none), as [`Event::payload`] without
+    /// reading it as JSON again.
+    fn payload_text(&self) -> &str {
+        match self.raw.get(self.payload.clone()) {
             Some(text) if !text.is_empty() => text,
             _ => "null",
-        };
-        serde_json::from_str(text).expect("the payload was read as JSON when the body was")
+        }
     }
 }
 
