@@ -45,8 +45,14 @@ pub async fn open(url: &DatabaseUrl, max_connections: u32) -> anyhow::Result<PgP
         options.get_database().unwrap_or("postgres")
     );
     migrate(url).await?;
-    connect_pool(url, max_connections).await
+    // A command's large statements (a COPY of thousands of rows, the rollups of a whole backfill)
+    // take seconds by design: sqlx's "slow statement" warning would only alarm; it stays at INFO.
+    let options = options.log_slow_statements(tracing::log::LevelFilter::Info, SLOW_STATEMENT);
+    connect_pool_with(url, options, max_connections).await
 }
+
+/// sqlx's default threshold for a slow statement.
+const SLOW_STATEMENT: Duration = Duration::from_secs(1);
 
 /// Whether the database `options` name exists, found by connecting to it.
 async fn database_exists(url: &DatabaseUrl, options: &PgConnectOptions) -> anyhow::Result<bool> {
@@ -60,7 +66,14 @@ async fn database_exists(url: &DatabaseUrl, options: &PgConnectOptions) -> anyho
 }
 
 async fn connect_pool(url: &DatabaseUrl, max_connections: u32) -> anyhow::Result<PgPool> {
-    let options = connect_options(url)?;
+    connect_pool_with(url, connect_options(url)?, max_connections).await
+}
+
+async fn connect_pool_with(
+    url: &DatabaseUrl,
+    options: PgConnectOptions,
+    max_connections: u32,
+) -> anyhow::Result<PgPool> {
     PgPoolOptions::new()
         .max_connections(max_connections)
         // Fail fast: a request waiting on a dead database helps nobody.
