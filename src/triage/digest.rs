@@ -15,25 +15,31 @@ impl Event {
     /// copy digests as the compact one). `event_ts` is left out (Daily may restamp a retry) and
     /// so is the id (a repeat has the same). Two events with one digest say the same thing word
     /// for word; different digests may still be the same JSON (keys in another order, say).
+    /// Computed once, by the triage.
     pub fn digest(&self) -> [u8; DIGEST_LEN] {
-        let mut hasher = Sha256::new();
-        let mut field = |bytes: Option<&[u8]>| match bytes {
-            Some(bytes) => {
-                hasher.update((bytes.len() as u64).to_le_bytes());
-                hasher.update(bytes);
-            }
-            None => hasher.update(u64::MAX.to_le_bytes()),
-        };
-        field(Some(self.event_type.as_bytes()));
-        field(self.version.as_deref().map(str::as_bytes));
-        for token in tokens(self.payload_text().as_bytes()) {
-            hasher.update(token);
-        }
-        let full = hasher.finalize();
-        let mut digest = [0; DIGEST_LEN];
-        digest.copy_from_slice(&full[..DIGEST_LEN]);
-        digest
+        self.digest
     }
+}
+
+/// The digest of [`Event::digest`], computed from the event's fields.
+pub(super) fn of(event: &Event) -> [u8; DIGEST_LEN] {
+    let mut hasher = Sha256::new();
+    let mut field = |bytes: Option<&[u8]>| match bytes {
+        Some(bytes) => {
+            hasher.update((bytes.len() as u64).to_le_bytes());
+            hasher.update(bytes);
+        }
+        None => hasher.update(u64::MAX.to_le_bytes()),
+    };
+    field(Some(event.event_type.as_bytes()));
+    field(event.version.as_deref().map(str::as_bytes));
+    for token in tokens(event.payload_text().as_bytes()) {
+        hasher.update(token);
+    }
+    let full = hasher.finalize();
+    let mut digest = [0; DIGEST_LEN];
+    digest.copy_from_slice(&full[..DIGEST_LEN]);
+    digest
 }
 
 /// The runs of `json` (valid JSON text) between whitespace outside strings.

@@ -38,6 +38,8 @@ pub struct Event {
     payload: Range<usize>,
     /// The envelope exactly as received, valid JSON text.
     pub raw: String,
+    /// What a repeat is compared by (see [`Event::digest`]).
+    digest: [u8; DIGEST_LEN],
 }
 
 impl Event {
@@ -100,14 +102,17 @@ fn parse(bytes: &[u8]) -> Result<Option<Event>, Rejection> {
         let start = payload.get().as_ptr() as usize - body.as_ptr() as usize;
         start..start + payload.get().len()
     });
-    Ok(Some(Event {
+    let mut event = Event {
         id,
         event_type,
         version: fields.version.and_then(text),
         event_ts: fields.event_ts.and_then(epoch_seconds),
         payload,
         raw: body.to_owned(),
-    }))
+        digest: [0; DIGEST_LEN],
+    };
+    event.digest = digest::of(&event);
+    Ok(Some(event))
 }
 
 fn required_string(value: Option<&RawValue>, key: &str) -> Result<String, Rejection> {
