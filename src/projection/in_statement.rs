@@ -89,10 +89,10 @@ fn table_number(fact: &Fact) -> usize {
 }
 
 /// Common table expressions upserting the tables in `tables` (a mask as [`BatchRows::tables`]
-/// gives it), their arrays bound from `$first` on. Each leaves out the rows named in `held`, a
-/// relation of `(tab, row_no)`; the keys of the session rows upserted are marked for the
+/// gives it), their arrays bound from `$first` on. With `held`, a relation of `(tab, row_no)`,
+/// each leaves out the rows it names; the keys of the session rows upserted are marked for the
 /// rollups, in the same statement. Begins with a comma: it follows the caller's own CTEs.
-pub fn upsert_ctes(tables: usize, first: usize, held: &str) -> String {
+pub fn upsert_ctes(tables: usize, first: usize, held: Option<&str>) -> String {
     let mut sql = String::new();
     let mut next = first;
     let mut marked = Vec::new();
@@ -100,8 +100,9 @@ pub fn upsert_ctes(tables: usize, first: usize, held: &str) -> String {
         if tables & 1 << n == 0 {
             continue;
         }
-        let skip = format!("r.row_no in (select row_no from {held} where tab = {n})");
-        let upsert = upsert_sql(table, next, Some(&skip), table.marks_knocks);
+        let skip =
+            held.map(|held| format!("r.row_no in (select row_no from {held} where tab = {n})"));
+        let upsert = upsert_sql(table, next, skip.as_deref(), table.marks_knocks);
         sql.push_str(&format!(", upserted_{n} as ({upsert})"));
         if table.marks_knocks {
             marked.push(format!("select room, session_id from upserted_{n}"));
@@ -124,13 +125,15 @@ mod tests {
 
     #[test]
     fn the_ctes_number_their_arrays_on_from_the_first_and_mark_only_session_keys() {
-        let both = upsert_ctes(0b101, 11, "held");
+        let both = upsert_ctes(0b101, 11, Some("held"));
         assert!(both.starts_with(", upserted_0 as (insert into waiting_sessions"));
         assert!(both.contains("$11::text[]") && both.contains("$24::text[]"));
         assert!(both.contains(", upserted_2 as (insert into meetings"));
         assert!(both.contains("$25::text[]") && both.contains("$32::text[]"));
         assert!(!both.contains("$33") && !both.contains("$10:"));
         assert!(both.contains("where tab = 2") && both.contains("from upserted_0) as k"));
-        assert!(!upsert_ctes(0b100, 1, "held").contains("knock_rollup_marks"));
+        assert!(!upsert_ctes(0b100, 1, Some("held")).contains("knock_rollup_marks"));
+        let all = upsert_ctes(0b001, 8, None);
+        assert!(!all.contains("row_no") && all.contains("$8::text[]"));
     }
 }

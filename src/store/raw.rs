@@ -80,15 +80,32 @@ pub(super) async fn compare_with_stored<'c>(
     Ok(stored.into_iter().collect())
 }
 
-/// The raw insert of a batch, as a statement of its own or the first part of a larger one: its
-/// arrays are `$1` to `$7` (see [`bind_rows`]), the ids it inserted come back.
-pub(super) const INSERT_RETURNING_IDS: &str = "insert into webhook_events \
-     (event_id, event_type, version, event_ts, body, projection_error, payload_digest) \
-     select e.id, e.typ, e.ver, to_timestamp(e.ts), e.body::jsonb, e.err, e.digest \
-     from unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::text[], $6::text[], \
-                 $7::bytea[]) as e(id, typ, ver, ts, body, err, digest) \
-     on conflict (event_id) do nothing \
-     returning event_id";
+/// The raw insert of a batch's arrays, `$1` to `$7` (see [`bind_rows`]).
+macro_rules! insert_rows {
+    () => {
+        "insert into webhook_events \
+         (event_id, event_type, version, event_ts, body, projection_error, payload_digest) \
+         select e.id, e.typ, e.ver, to_timestamp(e.ts), e.body::jsonb, e.err, e.digest \
+         from unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::text[], $6::text[], \
+                     $7::bytea[]) as e(id, typ, ver, ts, body, err, digest)"
+    };
+}
+
+/// The raw insert of a batch, as a statement of its own or the first part of a larger one: the
+/// ids it inserted come back; those stored already are skipped.
+pub(super) const INSERT_RETURNING_IDS: &str = concat!(
+    insert_rows!(),
+    " on conflict (event_id) do nothing returning event_id"
+);
+
+/// The raw insert of a batch none of whose ids is stored, as the first part of a larger
+/// statement: an id stored already fails it (`unique_violation` on [`PRIMARY_KEY`]), undoing
+/// all of it. Cheaper than [`INSERT_RETURNING_IDS`] for Postgres: it does not look each id up
+/// before inserting it (a speculative insertion), nor log the insertion's confirmation.
+pub(super) const INSERT_NEW: &str = concat!(insert_rows!(), " returning event_id");
+
+/// The name of `webhook_events`' primary key, as a unique violation names it.
+pub(super) const PRIMARY_KEY: &str = "webhook_events_pkey";
 
 /// Binds the arrays of [`INSERT_RETURNING_IDS`], one element per event.
 pub(super) fn bind_rows<'q>(

@@ -247,3 +247,33 @@ async fn a_batch_with_a_stored_event_and_a_new_one_of_the_same_session_projects_
     assert_eq!(app.count("waiting_sessions").await, 2);
     assert_eq!(app.count("webhook_events").await, 3);
 }
+
+#[tokio::test]
+async fn a_batch_repeating_a_stored_event_stores_the_rest_and_so_do_the_batches_after_it() {
+    let app = spawn_app().await;
+    store::write(&app.pool, &[item(0)]).await.unwrap();
+    // Goes first as all new, fails on the stored id, and goes again skipping it.
+    let outcomes = store::write(&app.pool, &[item(1), item(0), item(2)])
+        .await
+        .unwrap();
+    assert_eq!(
+        outcomes,
+        vec![Outcome::Stored, Outcome::Duplicate, Outcome::Stored]
+    );
+    let outcomes = store::write(&app.pool, &[item(3), item(4)]).await.unwrap();
+    assert_eq!(outcomes, vec![Outcome::Stored, Outcome::Stored]);
+    assert_eq!(app.count("webhook_events").await, 5);
+    assert_eq!(app.count("knocks").await, 5);
+    let dead: i64 = sqlx::query_scalar("select count(*) from dead_letters")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(dead, 0);
+    let unprojected: i64 = sqlx::query_scalar(
+        "select count(*) from webhook_events where projection_error is not null",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(unprojected, 0);
+}
