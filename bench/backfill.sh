@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Benchmark: `lobbylog backfill` against `psql \copy` of the same events, in the same run.
 #
-#   bench/backfill.sh [--events N] [--duplicates SHARE] [--spread] [--runs N] [--batch-size N]
+#   bench/backfill.sh [--events N] [--duplicates SHARE] [--spread [--shuffled]] [--runs N]
+#                     [--batch-size N]
 #
 # Generates an archive as archives really are (outside the timing): N synthetic Daily events
 # (default 190000), a SHARE of them (default 0.25) repeats of earlier ones as Daily's retries leave
 # them, spread over NDJSON, gzip and zstd NDJSON, JSON arrays and single pretty-printed files; and
 # the archive's unique events as a two-column CSV. With --spread, the repeats are of any event
 # and anywhere in the archive (before their first too), 60% of the records in gzip'd NDJSON
-# files, the rest in one JSON array, one plain NDJSON file and one pretty envelope. Then, RUNS
+# files, the rest in one JSON array, one plain NDJSON file and one pretty envelope; with
+# --shuffled as well, every record is anywhere (a session's events far apart). Then, RUNS
 # times (default 3), alternating which goes first:
 #   backfill: `lobbylog backfill archive/` (release build) into a fresh, migrated database, then
 #             the same again into that database (a rerun: every event a duplicate);
@@ -28,6 +30,7 @@ DUPLICATES=0.25
 RUNS=3
 BATCH_SIZE=
 SPREAD=
+SHUFFLED=
 while [ $# -gt 0 ]; do
   case "$1" in
     --events) EVENTS="$2"; shift 2 ;;
@@ -35,7 +38,8 @@ while [ $# -gt 0 ]; do
     --runs) RUNS="$2"; shift 2 ;;
     --batch-size) BATCH_SIZE="$2"; shift 2 ;;
     --spread) SPREAD=--spread; shift ;;
-    *) echo "usage: $0 [--events N] [--duplicates SHARE] [--spread] [--runs N] [--batch-size N]" >&2; exit 64 ;;
+    --shuffled) SHUFFLED=--shuffled; shift ;;
+    *) echo "usage: $0 [--events N] [--duplicates SHARE] [--spread [--shuffled]] [--runs N] [--batch-size N]" >&2; exit 64 ;;
   esac
 done
 
@@ -63,7 +67,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "generating an archive of $EVENTS events, $DUPLICATES of them repeats..."
-"$GEN" --events "$EVENTS" --archive "$WORK" --duplicates "$DUPLICATES" $SPREAD
+"$GEN" --events "$EVENTS" --archive "$WORK" --duplicates "$DUPLICATES" $SPREAD $SHUFFLED
 UNIQUE=$(wc -l < "$WORK/unique.csv")
 echo "  $(find "$WORK/archive" -type f | wc -l) files, $(du -sh "$WORK/archive" | cut -f1); $UNIQUE unique events"
 
@@ -128,7 +132,7 @@ median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { print (NR % 
 B=$(median "${BACKFILL_RATES[@]}")
 C=$(median "${COPY_RATES[@]}")
 echo
-echo "archive:           $EVENTS events, $UNIQUE unique${SPREAD:+, repeats spread} ($RUNS runs, batch size ${BATCH_SIZE:-default}, $(nproc) cores)"
+echo "archive:           $EVENTS events, $UNIQUE unique${SPREAD:+, repeats spread}${SHUFFLED:+, all shuffled} ($RUNS runs, batch size ${BATCH_SIZE:-default}, $(nproc) cores)"
 echo "backfill median:   $B events read/s"
 echo "\\copy median:      $C unique rows/s"
 echo "ratio:             $(awk -v b="$B" -v c="$C" 'BEGIN { printf "%.2f", b / c }')"

@@ -2,7 +2,7 @@
 //! (waiting-participant.joined/left, participant.joined/left) and meetings (started/ended).
 //!
 //! cargo run --release --example gen_events -- --events 200000 [--seed 1] [--csv] > events.ndjson
-//! cargo run --release --example gen_events -- --events 190000 --archive DIR [--duplicates 0.25]
+//! cargo run --release --example gen_events -- --events 190000 --archive DIR [--duplicates 0.25] [--spread [--shuffled]]
 //!
 //! `--csv` writes the same events as two CSV columns, event id and envelope, for `psql \copy`.
 //!
@@ -42,6 +42,10 @@ struct Arguments {
     /// With --archive: repeats spread anywhere, in gzip'd NDJSON and three other files.
     #[arg(long)]
     spread: bool,
+    /// With --spread: every record in random order, not only the repeats (a session's events
+    /// far apart, as in archives merged record by record).
+    #[arg(long, requires = "spread")]
+    shuffled: bool,
 }
 
 fn main() -> io::Result<()> {
@@ -119,8 +123,8 @@ fn archive(args: &Arguments, dir: &Path) -> io::Result<()> {
     csv.flush()
 }
 
-/// `events` records, `duplicates` of them repeats of any event, all shuffled: a repeat may come
-/// anywhere, before its first too.
+/// `events` records, `duplicates` of them repeats of any event: the events in the order Daily
+/// sent them, each repeat anywhere, before its first too (with --shuffled, every record anywhere).
 fn spread_records(args: &Arguments, rng: &mut StdRng) -> (Vec<Value>, Vec<Value>) {
     let repeats = (args.events as f64 * args.duplicates.clamp(0.0, 1.0)).round() as usize;
     let mut unique = Vec::with_capacity(args.events - repeats);
@@ -130,17 +134,26 @@ fn spread_records(args: &Arguments, rng: &mut StdRng) -> (Vec<Value>, Vec<Value>
         unique.extend(history(rng, index).into_iter().take(wanted));
         index += 1;
     }
-    let mut records = unique.clone();
+    // Each record with where it goes: the events at their place, each repeat at a random one.
+    let mut placed: Vec<(f64, Value)> = unique
+        .iter()
+        .enumerate()
+        .map(|(i, event)| (i as f64, event.clone()))
+        .collect();
     for _ in 0..repeats {
         let mut again: Value = unique[rng.random_range(0..unique.len())].clone();
         // A retry is stamped again when it is sent.
         again["event_ts"] = json!(again["event_ts"].as_f64().unwrap_or(0.0) + 30.0);
-        records.push(again);
+        placed.push((rng.random_range(0.0..unique.len() as f64), again));
     }
-    for i in (1..records.len()).rev() {
-        records.swap(i, rng.random_range(0..=i));
+    if args.shuffled {
+        for i in (1..placed.len()).rev() {
+            placed.swap(i, rng.random_range(0..=i));
+        }
+    } else {
+        placed.sort_by(|a, b| a.0.total_cmp(&b.0));
     }
-    (records, unique)
+    (placed.into_iter().map(|(_, record)| record).collect(), unique)
 }
 
 /// The spread archive's files: 60% of the records in gzip'd NDJSON files of 5,000, then one
