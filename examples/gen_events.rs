@@ -153,7 +153,10 @@ fn spread_records(args: &Arguments, rng: &mut StdRng) -> (Vec<Value>, Vec<Value>
     } else {
         placed.sort_by(|a, b| a.0.total_cmp(&b.0));
     }
-    (placed.into_iter().map(|(_, record)| record).collect(), unique)
+    (
+        placed.into_iter().map(|(_, record)| record).collect(),
+        unique,
+    )
 }
 
 /// The spread archive's files: 60% of the records in gzip'd NDJSON files of 5,000, then one
