@@ -169,25 +169,13 @@ pub(super) fn upsert_sql(
     )
 }
 
-/// The upsert of one table in a transaction of its own statements: a session table's also
-/// marks the keys of its batch for the rollups, in the same statement.
-pub(super) fn standalone_upsert_sql(table: &Table) -> String {
-    let upsert = upsert_sql(table, 1, None, false);
-    match table.marks_knocks {
-        true => format!(
-            "with upsert as ({upsert}) insert into knock_rollup_marks (rooms, session_ids) values ($1, $2)"
-        ),
-        false => upsert,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn upsert_sql_names_every_column_once() {
-        let sql = standalone_upsert_sql(&MEETINGS);
+        let sql = upsert_sql(&MEETINGS, 1, None, false);
         assert!(
             sql.starts_with(
                 "insert into meetings as t (meeting_id, started_event_id, started_start_at,"
@@ -203,22 +191,6 @@ mod tests {
             "{sql}"
         );
         assert_eq!(MEETINGS.array_count(), 8);
-    }
-
-    #[test]
-    fn session_upserts_mark_their_knocks_for_the_rollups_in_the_same_statement() {
-        for table in [&WAITING_SESSIONS, &PARTICIPANT_SESSIONS] {
-            let sql = standalone_upsert_sql(table);
-            assert!(sql.starts_with("with upsert as (insert into "), "{sql}");
-            assert!(
-                sql.ends_with(
-                    ") insert into knock_rollup_marks (rooms, session_ids) values ($1, $2)"
-                ),
-                "{sql}"
-            );
-            assert_eq!(&table.key[..2], ["room", "session_id"]);
-        }
-        assert!(!standalone_upsert_sql(&MEETINGS).contains("knock_rollup_marks"));
     }
 
     #[test]

@@ -5,8 +5,9 @@ use std::sync::LazyLock;
 use sqlx::{PgConnection, postgres::PgArguments, query::Query};
 
 use super::{
-    Fact, Value,
-    tables::{Kind::*, TABLES, Table, standalone_upsert_sql},
+    BatchRows, Fact, Value,
+    in_statement::upsert_ctes,
+    tables::{Kind::*, TABLES, Table},
 };
 
 /// Deletes every projected row; a delete rather than a truncate keeps concurrent readers and
@@ -20,26 +21,19 @@ pub async fn clear(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// Upserts the facts of a batch: merged in memory first (one row per key), then with stored rows.
+/// Upserts the facts of a batch: merged in memory first (one row per key), then with stored rows,
+/// every table in one statement (one round trip), the session tables' keys marked for the rollups.
 pub async fn apply(conn: &mut PgConnection, facts: Vec<Fact>) -> Result<(), sqlx::Error> {
-    let rows = merge(facts.into_iter().map(|f| ((), f)).collect());
-    for (table, sql) in TABLES.iter().zip(UPSERTS.iter()) {
-        let batch: Vec<&Fact> = rows
-            .iter()
-            .filter(|(f, _)| std::ptr::eq(f.table, *table))
-            .map(|(f, _)| f)
-            .collect();
-        if !batch.is_empty() {
-            bind_columns(
-                sqlx::query(sqlx::AssertSqlSafe(sql.as_str())),
-                table,
-                &batch,
-            )
-            .execute(&mut *conn)
-            .await?;
-        }
+    let rows = BatchRows::new(facts.into_iter().map(|f| ("", f)).collect());
+    let tables = rows.tables();
+    if tables == 0 {
+        return Ok(());
     }
-    Ok(())
+    let sql = APPLY[tables].as_str();
+    rows.bind(sqlx::query(sqlx::AssertSqlSafe(sql)))
+        .execute(conn)
+        .await
+        .map(drop)
 }
 
 /// Merges facts into one row per table and key, sorted so that concurrent batches lock rows in
@@ -109,5 +103,38 @@ pub(super) fn bind_columns<'q>(
     query
 }
 
-static UPSERTS: LazyLock<Vec<String>> =
-    LazyLock::new(|| TABLES.iter().map(|t| standalone_upsert_sql(t)).collect());
+/// The statement of [`apply`] for each set of tables (a mask as [`BatchRows::tables`] gives it):
+/// the upserts are data-modifying CTEs, run to completion though nothing reads them.
+static APPLY: LazyLock<Vec<String>> = LazyLock::new(|| {
+    (0..1 << TABLES.len())
+        .map(|tables| {
+            format!(
+                "with batch as (select){} select",
+                upsert_ctes(tables, 1, None)
+            )
+        })
+        .collect()
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_statement_upserts_the_tables_with_rows_and_marks_session_keys() {
+        let sessions = APPLY[0b011].as_str();
+        assert!(sessions.starts_with("with batch as (select), upserted_0 as (insert into "));
+        assert!(
+            sessions.contains("upserted_1 as (insert into "),
+            "{sessions}"
+        );
+        assert!(
+            sessions.contains("insert into knock_rollup_marks"),
+            "{sessions}"
+        );
+        assert!(sessions.ends_with(" select"), "{sessions}");
+        let meetings = APPLY[0b100].as_str();
+        assert!(!meetings.contains("knock_rollup_marks"), "{meetings}");
+        assert!(meetings.contains("$8::text[]") && !meetings.contains("$9"));
+    }
+}

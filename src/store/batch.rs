@@ -40,7 +40,13 @@ pub(super) async fn write_events(
     }
     let written = match how {
         Insert::Arrays => write_in_one_statement(pool, events).await,
-        Insert::Copy => write_in_transaction(pool, events, None, how).await,
+        Insert::Copy => match write_in_transaction(pool, events, None, how).await {
+            // An id the lookup did not find was stored meanwhile, failing the COPY.
+            Err(e) if raw::names_stored_id(&e) => {
+                write_in_transaction(pool, events, None, Insert::Arrays).await
+            }
+            other => other,
+        },
     };
     match written {
         Err(e) if refuses_data(&e) => {
@@ -208,7 +214,10 @@ async fn write_in_transaction(
         .collect();
     // Which were new, and which of the others differ from what is stored if known already.
     let (inserted, compared) = match how {
-        Insert::Copy => copy::insert_by_copy(&mut tx, &unique, &errors).await?,
+        Insert::Copy => {
+            let (inserted, conflicts) = copy::insert_by_copy(&mut tx, &unique, &errors).await?;
+            (inserted, Some(conflicts))
+        }
         Insert::Arrays => (
             raw::insert_by_arrays(&mut tx, &unique, &errors).await?,
             None,

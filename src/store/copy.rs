@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use sqlx::PgConnection;
 
-use super::raw::{Inserted, conflicting, insert_by_arrays, stored_digests};
+use super::raw::{Inserted, conflicting, stored_digests};
 use crate::triage::{DIGEST_LEN, Event};
 
 /// A large batch: the ids already stored are looked up first, by id alone, with their payload
@@ -12,13 +12,14 @@ use crate::triage::{DIGEST_LEN, Event};
 /// nothing else), and only the others found are compared with their stored rows as jsonb. The
 /// rest go by binary COPY, the cheapest way into the table; with nothing new, nothing more is
 /// sent. Should an id be stored meanwhile (a batch committing concurrently, the live intake),
-/// the COPY is undone to a savepoint and the batch takes the array insert, which skips it; its
-/// duplicates are then compared by the caller.
+/// the COPY fails with the unique violation of [`PRIMARY_KEY`](super::raw::PRIMARY_KEY), which
+/// aborts the transaction; the caller then writes the batch again with the array insert, which
+/// skips stored ids (nothing is lost: the transaction had only read before).
 pub(super) async fn insert_by_copy(
     conn: &mut PgConnection,
     events: &[&Event],
     errors: &[Option<&str>],
-) -> Result<(Inserted, Option<HashSet<String>>), sqlx::Error> {
+) -> Result<(Inserted, HashSet<String>), sqlx::Error> {
     // Ids first: in a first load most are new, and their bodies need not travel twice.
     let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
     let found = stored_digests(&mut *conn, &ids).await?;
@@ -38,31 +39,14 @@ pub(super) async fn insert_by_copy(
         .map(|(e, err)| (*e, *err))
         .unzip();
     if new.is_empty() {
-        return Ok((Inserted::Only(HashSet::new()), Some(conflicts)));
+        return Ok((Inserted::Only(HashSet::new()), conflicts));
     }
-    sqlx::query("savepoint direct_copy")
-        .execute(&mut *conn)
-        .await?;
-    match copy(conn, &new, &new_errors).await {
-        Ok(()) => {
-            sqlx::query("release savepoint direct_copy")
-                .execute(&mut *conn)
-                .await?;
-            let inserted = match found.is_empty() {
-                true => Inserted::All,
-                false => Inserted::Only(new.iter().map(|e| e.id.clone()).collect()),
-            };
-            Ok((inserted, Some(conflicts)))
-        }
-        // unique_violation: an id was stored meanwhile.
-        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("23505") => {
-            sqlx::query("rollback to savepoint direct_copy")
-                .execute(&mut *conn)
-                .await?;
-            Ok((insert_by_arrays(conn, events, errors).await?, None))
-        }
-        Err(e) => Err(e),
-    }
+    copy(conn, &new, &new_errors).await?;
+    let inserted = match found.is_empty() {
+        true => Inserted::All,
+        false => Inserted::Only(new.iter().map(|e| e.id.clone()).collect()),
+    };
+    Ok((inserted, conflicts))
 }
 
 /// Rows sent to COPY at a time, so the buffer stays small whatever the batch.

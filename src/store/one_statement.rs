@@ -14,9 +14,7 @@ use std::sync::{
 
 use sqlx::{PgPool, Row, postgres::PgRow};
 
-use super::raw::{
-    self, INSERT_NEW, INSERT_RETURNING_IDS, INSERTED_IDS_UNLESS_ALL, Inserted, PRIMARY_KEY,
-};
+use super::raw::{self, INSERT_NEW, INSERT_RETURNING_IDS, INSERTED_IDS_UNLESS_ALL, Inserted};
 use crate::{
     projection::{BatchRows, upsert_ctes},
     triage::Event,
@@ -89,7 +87,7 @@ pub(super) async fn write(
     if !careful {
         match write_new_only(pool, events, errors, rows).await {
             Ok(()) => return Ok(Some(Inserted::All)),
-            Err(e) if names_stored_id(&e) => {
+            Err(e) if raw::names_stored_id(&e) => {
                 tracing::debug!(batch = events.len(), "a batch repeats a stored event");
                 CAREFUL_LEFT.store(CAREFUL_AFTER_REPEAT, Ordering::Relaxed);
             }
@@ -97,13 +95,6 @@ pub(super) async fn write(
         }
     }
     write_careful(pool, events, errors, rows).await
-}
-
-/// Whether the error is the unique violation of an id stored already (or committed meanwhile by
-/// another batch).
-fn names_stored_id(error: &sqlx::Error) -> bool {
-    matches!(error, sqlx::Error::Database(e)
-        if e.code().as_deref() == Some("23505") && e.constraint() == Some(PRIMARY_KEY))
 }
 
 async fn write_new_only(

@@ -107,6 +107,13 @@ pub(super) const INSERT_NEW: &str = concat!(insert_rows!(), " returning event_id
 /// The name of `webhook_events`' primary key, as a unique violation names it.
 pub(super) const PRIMARY_KEY: &str = "webhook_events_pkey";
 
+/// Whether the error is the unique violation of an id stored already (or committed meanwhile by
+/// another batch).
+pub(super) fn names_stored_id(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(e)
+        if e.code().as_deref() == Some("23505") && e.constraint() == Some(PRIMARY_KEY))
+}
+
 /// Binds the arrays of [`INSERT_RETURNING_IDS`], one element per event.
 pub(super) fn bind_rows<'q>(
     query: Query<'q, Postgres, PgArguments>,

@@ -164,3 +164,51 @@ async fn a_repeat_with_the_stored_digest_is_told_without_reading_the_stored_body
         "{compared:?}"
     );
 }
+
+#[tokio::test]
+async fn an_event_committed_while_a_batch_copies_is_a_duplicate_and_the_rest_are_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = sample("meanwhile", 50);
+    let path = write(&dir, "a.ndjson", &ndjson(&events));
+    let db = TestDb::fresh().await;
+    // Another writer holds one of the archive's events, not yet committed: the backfill's id
+    // lookup cannot see it, and its COPY waits for that transaction, then finds the id taken.
+    let taken = &events[20];
+    let mut other = db.pool.begin().await.unwrap();
+    sqlx::query("insert into webhook_events (event_id, event_type, body) values ($1, $2, $3)")
+        .bind(taken["id"].as_str().unwrap())
+        .bind(taken["type"].as_str().unwrap())
+        .bind(taken)
+        .execute(&mut *other)
+        .await
+        .unwrap();
+    let url = db.url().to_owned();
+    let loading = tokio::spawn(async move { backfill(&url, &path).await });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while waiting_for_locks(&db).await == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the COPY never waited"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    other.commit().await.unwrap();
+    let run = loading.await.unwrap();
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(outcomes(&run), (49, 1, 0), "{run:?}");
+    // Written again skipping stored ids, not taken for an event Postgres refuses.
+    assert!(!run.stderr.contains("refused"), "{run:?}");
+    assert_eq!(db.count("webhook_events").await, 50);
+    assert_eq!(db.count("waiting_sessions").await, 49);
+}
+
+/// Backends of the test's database waiting for a lock.
+async fn waiting_for_locks(db: &TestDb) -> i64 {
+    sqlx::query_scalar(
+        "select count(*) from pg_stat_activity \
+         where datname = current_database() and wait_event_type = 'Lock'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap()
+}
